@@ -1,0 +1,29 @@
+// Command harness runs a stack of services — local processes, Docker containers, processes
+// and containers on remote hosts — as one network, from one services.yaml. See
+// `harness --help`; the commands live in internal/cli.
+//
+// Build with a version:
+//
+//	go build -ldflags "-X main.version=v1.2.3" ./cmd/harness
+package main
+
+import (
+	"os"
+
+	"github.com/graph-network-harness/harness/internal/cli"
+)
+
+// version is set by the linker (-X main.version=…); empty means the module version from the
+// build info, else "dev".
+var version string
+
+func main() {
+	os.Exit(cli.Main(cli.Options{
+		Args:    os.Args[1:],
+		Stdin:   os.Stdin,
+		Stdout:  os.Stdout,
+		Stderr:  os.Stderr,
+		Environ: os.Environ(),
+		Version: version,
+	}))
+}

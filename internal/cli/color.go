@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"io"
+	"os"
+)
+
+// palette colours text for one stream, or leaves it plain.
+type palette struct{ on bool }
+
+// ANSI colours that output uses.
+const (
+	red    = "\x1b[31m"
+	green  = "\x1b[32m"
+	yellow = "\x1b[33m"
+	bold   = "\x1b[1m"
+	reset  = "\x1b[0m"
+)
+
+// colors returns the palette for w: colour only when w is a terminal, --no-color is not
+// given, NO_COLOR is unset or empty (no-color.org) and TERM is not "dumb".
+func (a *app) colors(w io.Writer) palette {
+	if a.noColor || a.env.get("NO_COLOR") != "" || a.env.get("TERM") == "dumb" {
+		return palette{}
+	}
+	return palette{on: isTerminal(w)}
+}
+
+// paint wraps s in color when the palette is on.
+func (p palette) paint(color, s string) string {
+	if !p.on || s == "" {
+		return s
+	}
+	return color + s + reset
+}
+
+// isTerminal reports whether w is a character device such as a terminal. It needs no
+// dependency beyond the standard library (golang.org/x/term is not in the module graph).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
