@@ -2,10 +2,12 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -38,6 +40,8 @@ type decoder struct {
 	c      *collector
 	x      *expander
 	budget int
+	// merging holds the mappings whose merge keys are being expanded, to refuse a cycle.
+	merging map[*yaml.Node]bool
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
@@ -111,6 +115,11 @@ func (d *decoder) mapping(n *yaml.Node, what string, h handlers) fields {
 // pairs lists the key/value pairs of a mapping with merge keys expanded; seen holds keys of
 // an outer mapping, which win over merged ones.
 func (d *decoder) pairs(n *yaml.Node, seen map[string]bool) [][2]*yaml.Node {
+	if d.merging == nil {
+		d.merging = map[*yaml.Node]bool{}
+	}
+	d.merging[n] = true
+	defer delete(d.merging, n)
 	var out [][2]*yaml.Node
 	var merged []*yaml.Node
 	own := map[string]bool{}
@@ -145,22 +154,29 @@ func (d *decoder) pairs(n *yaml.Node, seen map[string]bool) [][2]*yaml.Node {
 	return out
 }
 
-// mergeSources returns the mappings a merge key names: one, or a list of them.
+// mergeSources returns the mappings a merge key names: one, or a list of them. A mapping
+// that merges itself (through an alias of an enclosing anchor) is an error, not a recursion.
 func (d *decoder) mergeSources(v *yaml.Node) []*yaml.Node {
+	src := v
 	if v = d.node(v); v == nil {
 		return nil
 	}
-	items := []*yaml.Node{v}
+	items := []*yaml.Node{src}
 	if v.Kind == yaml.SequenceNode {
 		items = v.Content
 	}
 	var out []*yaml.Node
-	for _, m := range items {
-		if m = d.node(m); m == nil {
+	for _, item := range items {
+		m := d.node(item)
+		if m == nil {
 			continue
 		}
 		if m.Kind != yaml.MappingNode {
 			d.c.errorf(d.pos(m), "merge key: want a mapping, got %s", kindName(m))
+			continue
+		}
+		if d.merging[m] {
+			d.c.errorf(d.pos(item), "merge key: a mapping cannot merge itself")
 			continue
 		}
 		out = append(out, m)
@@ -217,17 +233,29 @@ func (d *decoder) scalar(n *yaml.Node, what string) *yaml.Node {
 	return n
 }
 
-// offsets maps a byte offset inside a scalar to a file position (exact for one-line values).
+// offsets maps a byte offset inside a scalar to a file position. It is exact for one-line
+// plain and single-quoted values: YAML columns count characters, not bytes, and a ' inside
+// single quotes is written twice. A double-quoted value with escapes before the offset may be
+// off by the length of the escapes; a multi-line value maps to its first character.
 func (d *decoder) offsets(n *yaml.Node) func(int) Pos {
 	p := d.pos(n)
 	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 || strings.Contains(n.Value, "\n") {
 		return func(int) Pos { return p }
 	}
-	shift := 0
-	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-		shift = 1
+	quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+	single := n.Style&yaml.SingleQuotedStyle != 0
+	return func(off int) Pos {
+		off = min(max(off, 0), len(n.Value))
+		q := p
+		q.Col += utf8.RuneCountInString(n.Value[:off])
+		if quoted {
+			q.Col++
+		}
+		if single {
+			q.Col += strings.Count(n.Value[:off], "'")
+		}
+		return q
 	}
-	return func(off int) Pos { q := p; q.Col += shift + off; return q }
 }
 
 // tmpl decodes an interpolated string that may hold service references.
@@ -247,17 +275,22 @@ func (d *decoder) str(n *yaml.Node, what string) string {
 	return s
 }
 
-// strs decodes a list of strings; a single string is a list of one.
-func (d *decoder) strs(n *yaml.Node, what string) []string {
+// strs decodes a list of strings; a single string is a list of one. It also returns where
+// each string was written.
+func (d *decoder) strs(n *yaml.Node, what string) ([]string, []Pos) {
 	if n = d.node(n); n == nil || isNull(n) {
-		return nil
+		return nil, nil
 	}
 	if n.Kind == yaml.ScalarNode {
-		return []string{d.str(n, what)}
+		return []string{d.str(n, what)}, []Pos{d.pos(n)}
 	}
 	var out []string
-	d.list(n, what, func(v *yaml.Node) { out = append(out, d.str(v, what)) })
-	return out
+	var at []Pos
+	d.list(n, what, func(v *yaml.Node) {
+		out = append(out, d.str(v, what))
+		at = append(at, d.pos(v))
+	})
+	return out, at
 }
 
 // tmpls decodes a list of templates.
@@ -284,7 +317,7 @@ func (d *decoder) words(n *yaml.Node, what string) []Template {
 	at := d.offsets(n)
 	out := make([]Template, len(ws))
 	for i, w := range ws {
-		out[i] = d.x.expand(w.text, func(off int) Pos { return at(w.off + off) }, true, what)
+		out[i] = d.x.expand(w.text, func(off int) Pos { return at(w.at(off)) }, true, what)
 	}
 	return out
 }
@@ -310,7 +343,7 @@ func (d *decoder) number(n *yaml.Node, what string) float64 {
 	}
 	s := d.str(n, what)
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 		d.c.errorf(d.pos(n), "%s: want a number, got %q", what, s)
 	}
 	return f

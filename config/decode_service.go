@@ -34,7 +34,7 @@ func (d *decoder) service(k, n *yaml.Node) *Service {
 		"version":       func(v *yaml.Node) { s.Version = d.str(v, in("version")) },
 		"install_path":  func(v *yaml.Node) { s.InstallPath = d.str(v, in("install_path")) },
 		"keep_releases": func(v *yaml.Node) { s.KeepReleases, _ = d.integer(v, in("keep_releases")) },
-		"env_file":      func(v *yaml.Node) { s.EnvFile = d.strs(v, in("env_file")) },
+		"env_file":      func(v *yaml.Node) { s.EnvFile, s.envFilePos = d.strs(v, in("env_file")) },
 		"env":           func(v *yaml.Node) { s.Env = d.env(v, in("env")) },
 		"environment":   func(v *yaml.Node) { s.Env = d.env(v, in("environment")) },
 		"ports": func(v *yaml.Node) {
@@ -43,7 +43,7 @@ func (d *decoder) service(k, n *yaml.Node) *Service {
 		"dependencies":     deps,
 		"depends_on":       deps,
 		"health_check":     func(v *yaml.Node) { s.HealthCheck = d.healthCheck(v, in("health_check")) },
-		"restart":          func(v *yaml.Node) { s.Restart = d.restart(v, in("restart")) },
+		"restart":          func(v *yaml.Node) { s.Restart, s.restartPos = d.restart(v, in("restart")) },
 		"startup_timeout":  func(v *yaml.Node) { s.StartupTimeout = d.duration(v, in("startup_timeout"), false) },
 		"shutdown_timeout": func(v *yaml.Node) { s.ShutdownTimeout = d.duration(v, in("shutdown_timeout"), false) },
 		"stop_signal":      func(v *yaml.Node) { s.StopSignal = d.str(v, in("stop_signal")) },
@@ -150,11 +150,12 @@ func (d *decoder) tcpCheck(n *yaml.Node, what string) *TCPCheck {
 	c := &TCPCheck{}
 	if n = d.node(n); n != nil && n.Kind == yaml.ScalarNode {
 		c.Port, _ = d.integer(n, what)
+		c.pos = d.pos(n)
 		return c
 	}
 	d.mapping(n, what, handlers{
 		"host": func(v *yaml.Node) { c.Host = d.str(v, what+".host") },
-		"port": func(v *yaml.Node) { c.Port, _ = d.integer(v, what+".port") },
+		"port": func(v *yaml.Node) { c.Port, _ = d.integer(v, what+".port"); c.pos = d.pos(v) },
 	})
 	return c
 }
@@ -163,18 +164,21 @@ func (d *decoder) grpcCheck(n *yaml.Node, what string) *GRPCCheck {
 	c := &GRPCCheck{}
 	if n = d.node(n); n != nil && n.Kind == yaml.ScalarNode {
 		c.Port, _ = d.integer(n, what)
+		c.pos = d.pos(n)
 		return c
 	}
 	d.mapping(n, what, handlers{
 		"host":    func(v *yaml.Node) { c.Host = d.str(v, what+".host") },
-		"port":    func(v *yaml.Node) { c.Port, _ = d.integer(v, what+".port") },
+		"port":    func(v *yaml.Node) { c.Port, _ = d.integer(v, what+".port"); c.pos = d.pos(v) },
 		"service": func(v *yaml.Node) { c.Service = d.str(v, what+".service") },
 	})
 	return c
 }
 
-// restart decodes "no|on-failure[:N]|always|unless-stopped" or the mapping form.
-func (d *decoder) restart(n *yaml.Node, what string) Restart {
+// restart decodes "no|on-failure[:N]|always|unless-stopped" or the mapping form. The fields
+// say where each key was written ("backoff.jitter" for a backoff key), so that validation
+// points at the value and normalize tells an explicit 0 from an omitted key.
+func (d *decoder) restart(n *yaml.Node, what string) (Restart, fields) {
 	r := Restart{}
 	if n = d.node(n); n != nil && n.Kind == yaml.ScalarNode {
 		policy, max, ok := strings.Cut(d.str(n, what), ":")
@@ -185,15 +189,16 @@ func (d *decoder) restart(n *yaml.Node, what string) Restart {
 				d.c.errorf(d.pos(n), "%s: want on-failure:N with N an integer, got %q", what, n.Value)
 			}
 		}
-		return r
+		return r, fields{"policy": d.pos(n)}
 	}
-	d.mapping(n, what, handlers{
+	var backoff fields
+	f := d.mapping(n, what, handlers{
 		"policy":       func(v *yaml.Node) { r.Policy = RestartPolicy(d.str(v, what+".policy")) },
 		"max_restarts": func(v *yaml.Node) { r.MaxRestarts, _ = d.integer(v, what+".max_restarts") },
 		"reset_after":  func(v *yaml.Node) { r.ResetAfter = d.duration(v, what+".reset_after", false) },
 		"backoff": func(v *yaml.Node) {
 			in := what + ".backoff"
-			d.mapping(v, in, handlers{
+			backoff = d.mapping(v, in, handlers{
 				"initial":    func(v *yaml.Node) { r.Backoff.Initial = d.duration(v, in+".initial", false) },
 				"max":        func(v *yaml.Node) { r.Backoff.Max = d.duration(v, in+".max", false) },
 				"multiplier": func(v *yaml.Node) { r.Backoff.Multiplier = d.number(v, in+".multiplier") },
@@ -201,7 +206,10 @@ func (d *decoder) restart(n *yaml.Node, what string) Restart {
 			})
 		},
 	})
-	return r
+	for k, p := range backoff {
+		f["backoff."+k] = p
+	}
+	return r, f
 }
 
 // port decodes 8080, "8080", "8080:80", "127.0.0.1:9000:9000/udp", "[::1]:80:80" or the
@@ -237,7 +245,7 @@ func (d *decoder) port(n *yaml.Node, what string) []Port {
 	nums := make([]int, len(parts))
 	for i, part := range parts {
 		v, err := strconv.Atoi(part)
-		if err != nil || len(parts) > 2 {
+		if err != nil || strings.HasPrefix(part, "-") || len(parts) > 2 {
 			msg := "want PORT, HOST:CONTAINER or IP:HOST:CONTAINER[/PROTOCOL]"
 			if strings.Contains(part, "-") {
 				msg = "port ranges are not supported; list each port"
@@ -266,7 +274,8 @@ func (d *decoder) volume(n *yaml.Node, what string) Volume {
 		fallthrough
 	case len(parts) == 2:
 		v.Source, v.Target = parts[0], parts[1]
-	default:
+	}
+	if v.Source == "" || v.Target == "" {
 		d.c.errorf(d.pos(n), "%s: want SOURCE:TARGET[:ro], got %q", what, s)
 	}
 	v.Bind = strings.HasPrefix(v.Source, ".") || strings.HasPrefix(v.Source, "/") || strings.HasPrefix(v.Source, "~")

@@ -109,11 +109,12 @@ func (c *collector) warnf(p Pos, format string, args ...any) {
 	c.diags = append(c.diags, Diagnostic{Pos: p, Severity: SeverityWarning, Message: fmt.Sprintf(format, args...)})
 }
 
-// unsetf reports an unset variable: a warning, or an error in strict mode.
-func (c *collector) unsetf(p Pos, format string, args ...any) {
+// unset reports an unset variable: a warning, or an error in strict mode (where no empty
+// string is used, so the message does not say so).
+func (c *collector) unset(p Pos, name string) {
 	if c.strict {
-		c.errorf(p, format, args...)
+		c.errorf(p, "variable %s is not set", name)
 		return
 	}
-	c.warnf(p, format, args...)
+	c.warnf(p, "variable %s is not set; using an empty string", name)
 }

@@ -72,10 +72,20 @@ func orderedJSON[T any](items []T, kv func(T) (string, any)) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// word is one word of a command line and its byte offset.
+// word is one word of a command line, its byte offset, and the offset in the line of each
+// of its bytes (quotes and backslashes take bytes of the line but not of the word).
 type word struct {
 	text string
 	off  int
+	offs []int
+}
+
+// at returns the offset in the line of byte i of the word.
+func (w word) at(i int) int {
+	if i >= 0 && i < len(w.offs) {
+		return w.offs[i]
+	}
+	return w.off + i
 }
 
 // splitWords splits a command line into words as a POSIX shell would without expanding
@@ -84,14 +94,20 @@ type word struct {
 func splitWords(s string) ([]word, error) {
 	var out []word
 	var b strings.Builder
+	var offs []int
+	add := func(i int) {
+		b.WriteByte(s[i])
+		offs = append(offs, i)
+	}
 	inWord, start := false, 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n':
 			if inWord {
-				out = append(out, word{b.String(), start})
+				out = append(out, word{b.String(), start, offs})
 				b.Reset()
+				offs = nil
 				inWord = false
 			}
 			continue
@@ -104,7 +120,9 @@ func splitWords(s string) ([]word, error) {
 			if j < 0 {
 				return nil, fmt.Errorf("unterminated single quote at byte %d", i+1)
 			}
-			b.WriteString(s[i+1 : i+1+j])
+			for k := i + 1; k < i+1+j; k++ {
+				add(k)
+			}
 			i += j + 1
 		case '"':
 			j := i + 1
@@ -112,7 +130,7 @@ func splitWords(s string) ([]word, error) {
 				if s[j] == '\\' && j+1 < len(s) && (s[j+1] == '"' || s[j+1] == '\\') {
 					j++
 				}
-				b.WriteByte(s[j])
+				add(j)
 			}
 			if j >= len(s) {
 				return nil, fmt.Errorf("unterminated double quote at byte %d", i+1)
@@ -121,14 +139,14 @@ func splitWords(s string) ([]word, error) {
 		case '\\':
 			if i+1 < len(s) {
 				i++
-				b.WriteByte(s[i])
+				add(i)
 			}
 		default:
-			b.WriteByte(c)
+			add(i)
 		}
 	}
 	if inWord {
-		out = append(out, word{b.String(), start})
+		out = append(out, word{b.String(), start, offs})
 	}
 	return out, nil
 }

@@ -265,7 +265,7 @@ func (e *expander) evalVar(n varNode, at func(off int) Pos, t *Template) {
 	switch {
 	case n.op == "":
 		if !set {
-			e.c.unsetf(at(n.off), "variable %s is not set; using an empty string", n.name)
+			e.c.unset(at(n.off), n.name)
 		}
 		t.add(part{text: val})
 	case n.op == ":-" && empty, n.op == "-" && !set, n.op == ":+" && !empty, n.op == "+" && set:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,8 @@ func Parse(path string, data []byte, opts Options) (*Stack, error) {
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		c.errorf(yamlErrorPos(path, err), "%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		p, msg := yamlError(path, err)
+		c.errorf(p, "%s", msg)
 	} else if len(doc.Content) == 0 {
 		c.errorf(Pos{File: path, Line: 1, Col: 1}, "the file is empty; want at least version and services")
 	} else {
@@ -64,6 +66,7 @@ func Parse(path string, data []byte, opts Options) (*Stack, error) {
 		s.validate(c)
 	}
 	c.diags.sort()
+	c.diags = slices.Compact(c.diags) // a value reached through several aliases is reported once
 	if len(c.diags.Errors()) > 0 {
 		return s, &Error{Diagnostics: c.diags}
 	}
@@ -94,13 +97,38 @@ func withDotenv(path, display string, lookup Lookup, c *collector) Lookup {
 
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
-// yamlErrorPos finds the line a YAML syntax error names.
-func yamlErrorPos(path string, err error) Pos {
+// yamlParserProblems are the errors of the YAML parser (as opposed to its scanner). yaml.v3
+// numbers their lines from 0 while it numbers scanner errors from 1, so they need one more.
+var yamlParserProblems = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found undefined tag handle",
+	"found duplicate %YAML directive",
+	"found duplicate %TAG directive",
+	"found incompatible YAML document",
+}
+
+// yamlError finds the line a YAML syntax error names (the parser gives no column) and returns
+// the message without the "yaml: line N:" prefix the position already carries.
+func yamlError(path string, err error) (Pos, string) {
 	p := Pos{File: path, Line: 1, Col: 1}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		p.Line, _ = strconv.Atoi(m[1])
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
+		p.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		if m[0] == 0 {
+			msg = strings.TrimPrefix(msg[m[1]:], ": ")
+			if slices.Contains(yamlParserProblems, msg) {
+				p.Line++
+			}
+		}
+		p.Line = max(p.Line, 1)
 	}
-	return p
+	return p, msg
 }
 
 // stack decodes the top level.
@@ -123,6 +151,10 @@ func (d *decoder) stack(n *yaml.Node, s *Stack) {
 	})
 	top["."] = d.pos(n)
 	s.pos = top
+	if isNull(n) { // "~" or a lone "---": mapping reports nothing for a null
+		d.c.errorf(Pos{File: d.file, Line: 1, Col: 1}, "the file is empty; want at least version and services")
+		return
+	}
 	if n.Kind != yaml.MappingNode {
 		return
 	}
@@ -184,14 +216,18 @@ func (d *decoder) nodeOf(n *yaml.Node, nw *Network) *Node {
 func (d *decoder) envFiles(s *Stack) {
 	for _, svc := range s.Services {
 		var env Env
-		for _, name := range svc.EnvFile {
+		for i, name := range svc.EnvFile {
 			path, display := name, name
 			if !filepath.IsAbs(path) {
 				path, display = filepath.Join(s.Dir, name), filepath.Join(filepath.Dir(d.file), name)
 			}
 			vars, err := readDotenv(path, display, d.c, d.x.lookup)
 			if err != nil {
-				d.c.errorf(svc.pos.at("env_file", svc.pos.self()), "service %q: env_file: %v", svc.Name, err)
+				at := svc.pos.at("env_file", svc.pos.self())
+				if i < len(svc.envFilePos) {
+					at = svc.envFilePos[i]
+				}
+				d.c.errorf(at, "service %q: env_file: %v", svc.Name, err)
 				continue
 			}
 			for _, v := range vars {

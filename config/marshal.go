@@ -2,6 +2,8 @@ package config
 
 import (
 	"encoding/json"
+	"reflect"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -11,6 +13,7 @@ import (
 // the same stack.
 func (s *Stack) MarshalJSON() ([]byte, error) {
 	type plain Stack // without methods, so Marshal does not recurse
+	s = escapeDollars(reflect.ValueOf(s)).Interface().(*Stack)
 	networks, err := orderedJSON(s.Networks, func(n *Network) (string, any) { return n.Name, n })
 	if err != nil {
 		return nil, err
@@ -47,4 +50,57 @@ func blockStyle(n *yaml.Node) {
 	for _, c := range n.Content {
 		blockStyle(c)
 	}
+}
+
+// escapeDollars returns a deep copy of v in which "$" is doubled in every string that is
+// written as a value (exported fields, list items, map values), because every such value is
+// interpolated when the file is read back. Templates escape themselves; keys are never
+// interpolated, so map keys, fields written as keys (json:"-") and EnvVar.Name are left alone.
+func escapeDollars(v reflect.Value) reflect.Value {
+	switch v.Kind() {
+	case reflect.String:
+		out := reflect.New(v.Type()).Elem()
+		out.SetString(strings.ReplaceAll(v.String(), "$", "$$"))
+		return out
+	case reflect.Pointer:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.New(v.Type().Elem())
+		out.Elem().Set(escapeDollars(v.Elem()))
+		return out
+	case reflect.Slice:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		for i := range v.Len() {
+			out.Index(i).Set(escapeDollars(v.Index(i)))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return v
+		}
+		out := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			out.SetMapIndex(it.Key(), escapeDollars(it.Value()))
+		}
+		return out
+	case reflect.Struct:
+		out := reflect.New(v.Type()).Elem()
+		out.Set(v) // unexported fields too
+		if v.Type() == reflect.TypeFor[Template]() {
+			return out
+		}
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if !f.IsExported() || f.Tag.Get("json") == "-" || v.Type() == reflect.TypeFor[EnvVar]() && f.Name == "Name" {
+				continue
+			}
+			out.Field(i).Set(escapeDollars(v.Field(i)))
+		}
+		return out
+	}
+	return v
 }

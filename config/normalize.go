@@ -59,6 +59,12 @@ func (s *Stack) normalize() {
 			nd.SSHPort = or(nd.SSHPort, DefaultSSHPort)
 		}
 	}
+	s.byName = make(map[string]*Service, len(s.Services))
+	for _, svc := range s.Services {
+		if s.byName[svc.Name] == nil {
+			s.byName[svc.Name] = svc
+		}
+	}
 	for _, svc := range s.Services {
 		s.normalizeService(svc)
 	}
@@ -99,8 +105,14 @@ func (s *Stack) normalizeService(svc *Service) {
 	r.Policy = or(r.Policy, RestartNo)
 	r.Backoff.Initial = or(r.Backoff.Initial, Duration(time.Second))
 	r.Backoff.Max = or(r.Backoff.Max, Duration(time.Minute))
-	r.Backoff.Multiplier = or(r.Backoff.Multiplier, 2)
-	r.Backoff.Jitter = or(r.Backoff.Jitter, 0.2)
+	// An explicit multiplier or jitter is kept even when 0: jitter 0 means none, and
+	// multiplier 0 is reported by validation rather than silently replaced.
+	if !svc.restartPos.has("backoff.multiplier") {
+		r.Backoff.Multiplier = 2
+	}
+	if !svc.restartPos.has("backoff.jitter") {
+		r.Backoff.Jitter = 0.2
+	}
 	r.ResetAfter = or(r.ResetAfter, Duration(5*time.Minute))
 
 	if h := svc.HealthCheck; h != nil {

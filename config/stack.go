@@ -15,6 +15,10 @@ func validName(s string) bool { return namePattern.MatchString(s) }
 
 // Service returns the service called name, or nil.
 func (s *Stack) Service(name string) *Service {
+	if svc := s.byName[name]; svc != nil && svc.Name == name {
+		return svc
+	}
+	// Not indexed: a stack built or changed in Go, or no such service.
 	for _, svc := range s.Services {
 		if svc.Name == name {
 			return svc

@@ -22,7 +22,8 @@ type Stack struct {
 	// Warnings are the problems that did not make the file invalid.
 	Warnings Diagnostics `json:"-"`
 
-	pos fields
+	pos    fields
+	byName map[string]*Service // built by normalize, so that lookups inside loops are O(1)
 }
 
 // Settings are the stack-wide defaults.
@@ -119,7 +120,9 @@ type Service struct {
 	StopSignal      string            `json:"stop_signal"`
 	Labels          map[string]string `json:"labels,omitempty"`
 
-	pos fields
+	pos        fields
+	envFilePos []Pos  // where each EnvFile entry was written
+	restartPos fields // where each key of Restart was written; backoff keys as "backoff.KEY"
 }
 
 // Build describes how to build a container image from a context directory.
@@ -241,6 +244,8 @@ type HTTPCheck struct {
 type TCPCheck struct {
 	Host string `json:"host,omitempty"`
 	Port int    `json:"port"`
+
+	pos Pos // where the port was written
 }
 
 // GRPCCheck calls grpc.health.v1.Health/Check for Service at Host:Port.
@@ -248,6 +253,8 @@ type GRPCCheck struct {
 	Host    string `json:"host,omitempty"`
 	Port    int    `json:"port"`
 	Service string `json:"service,omitempty"`
+
+	pos Pos // where the port was written
 }
 
 // RestartPolicy says when a stopped or unhealthy service is restarted.

@@ -52,6 +52,9 @@ var applies = map[string][]ServiceType{
 	"keep_releases": {TypePackage},
 }
 
+// appliesKeys are the keys of applies in order, sorted once rather than per service.
+var appliesKeys = slices.Sorted(maps.Keys(applies))
+
 func (s *Stack) validate(c *collector) {
 	top := s.pos
 	if top.has("version") && !slices.Contains(SupportedVersions, s.Version) {
@@ -192,12 +195,15 @@ func (s *Stack) validateService(c *collector, svc *Service) {
 		c.errorf(pos("type"), "%s: unknown type %q; want one of %s%s", what, svc.Type, strings.Join(serviceTypes, ", "), hint(string(svc.Type), serviceTypes))
 		return
 	}
-	for _, key := range slices.Sorted(maps.Keys(applies)) {
+	for _, key := range appliesKeys {
 		if svc.pos.has(key) && !slices.Contains(applies[key], svc.Type) {
 			c.errorf(pos(key), "%s: %s does not apply to a %s service", what, key, svc.Type)
 		}
 	}
 	image := svc.Image != "" || svc.Build != nil
+	if svc.Build != nil && svc.Build.Context == "" {
+		c.errorf(pos("build"), "%s: build: context is required", what)
+	}
 	switch svc.Type {
 	case TypeProcess:
 		if svc.Binary == "" {
@@ -359,20 +365,25 @@ func validateCheck(c *collector, h *HealthCheck, what string) {
 		c.errorf(at, "%s: no check; want one of %s", what, strings.Join(checkKinds, ", "))
 	case len(kinds) > 1:
 		c.errorf(h.pos.at(kinds[1], at), "%s: one check per service, got %s", what, strings.Join(kinds, " and "))
+	case h.Kind() == "": // command or log_line written but empty
+		c.errorf(h.pos.at(kinds[0], at), "%s: %s is empty", what, kinds[0])
 	}
 	if h.pos.has("args") && !h.pos.has("command") {
 		c.errorf(h.pos.at("args", at), "%s: args needs command", what)
 	}
-	port := func(key string, p int) {
+	port := func(key string, p int, written Pos) {
 		if p < 1 || p > 65535 {
-			c.errorf(h.pos.at(key, at), "%s: %s port %d is outside 1-65535", what, key, p)
+			if written.Line == 0 {
+				written = h.pos.at(key, at)
+			}
+			c.errorf(written, "%s: %s port %d is outside 1-65535", what, key, p)
 		}
 	}
 	if h.TCP != nil {
-		port("tcp", h.TCP.Port)
+		port("tcp", h.TCP.Port, h.TCP.pos)
 	}
 	if h.GRPC != nil {
-		port("grpc", h.GRPC.Port)
+		port("grpc", h.GRPC.Port, h.GRPC.pos)
 	}
 	if hc := h.HTTP; hc != nil {
 		p := h.pos.at("http", at)
@@ -403,21 +414,22 @@ func validateCheck(c *collector, h *HealthCheck, what string) {
 
 func validateRestart(c *collector, svc *Service, what string) {
 	at := svc.pos.at("restart", svc.pos.self())
+	pos := func(key string) Pos { return svc.restartPos.at(key, at) }
 	r := svc.Restart
 	if !slices.Contains(policies, string(r.Policy)) {
-		c.errorf(at, "%s: unknown restart policy %q; want one of %s%s", what, r.Policy, strings.Join(policies, ", "), hint(string(r.Policy), policies))
+		c.errorf(pos("policy"), "%s: unknown restart policy %q; want one of %s%s", what, r.Policy, strings.Join(policies, ", "), hint(string(r.Policy), policies))
 	}
 	if r.MaxRestarts < 0 {
-		c.errorf(at, "%s: restart: max_restarts must not be negative", what)
+		c.errorf(pos("max_restarts"), "%s: restart: max_restarts must not be negative", what)
 	}
 	if r.Backoff.Multiplier < 1 {
-		c.errorf(at, "%s: restart: backoff multiplier must be at least 1", what)
+		c.errorf(pos("backoff.multiplier"), "%s: restart: backoff multiplier must be at least 1", what)
 	}
 	if r.Backoff.Jitter < 0 || r.Backoff.Jitter > 1 {
-		c.errorf(at, "%s: restart: backoff jitter must be between 0 and 1", what)
+		c.errorf(pos("backoff.jitter"), "%s: restart: backoff jitter must be between 0 and 1", what)
 	}
 	if r.Backoff.Max < r.Backoff.Initial {
-		c.errorf(at, "%s: restart: backoff max %s is below initial %s", what, r.Backoff.Max, r.Backoff.Initial)
+		c.errorf(pos("backoff.max"), "%s: restart: backoff max %s is below initial %s", what, r.Backoff.Max, r.Backoff.Initial)
 	}
 }
 
