@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -292,20 +291,7 @@ func TestDotenv(t *testing.T) {
 			env := map[string]string{"NAME": "world"}
 			lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 			stack, err := config.Parse(filepath.Join(dir, "services.yaml"), []byte(doc), config.Options{Lookup: lookup})
-			var diags config.Diagnostics
-			var cerr *config.Error
-			switch {
-			case err == nil:
-				diags = stack.Warnings
-			case errors.As(err, &cerr):
-				diags = cerr.Diagnostics
-			default:
-				t.Fatalf("Parse: %v", err)
-			}
-			var got []string
-			for _, d := range diags {
-				got = append(got, strings.TrimPrefix(d.String(), dir+string(filepath.Separator)))
-			}
+			got := reported(t, stack, err, dir+string(filepath.Separator))
 			if diff := cmp.Diff(tt.diags, got); diff != "" {
 				t.Errorf("diagnostics (-want +got):\n%s", diff)
 			}

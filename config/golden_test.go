@@ -3,6 +3,7 @@ package config_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -156,4 +157,25 @@ func marshal(t *testing.T, s *config.Stack) []byte {
 		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// reported returns the diagnostics of a Parse or Load as text, with prefix cut: the warnings
+// of a valid stack, or every diagnostic of an invalid one. Any other error fails the test.
+func reported(t *testing.T, stack *config.Stack, err error, prefix string) []string {
+	t.Helper()
+	var diags config.Diagnostics
+	var cerr *config.Error
+	switch {
+	case err == nil:
+		diags = stack.Warnings
+	case errors.As(err, &cerr):
+		diags = cerr.Diagnostics
+	default:
+		t.Fatalf("Parse: %v", err)
+	}
+	var out []string
+	for _, d := range diags {
+		out = append(out, strings.TrimPrefix(d.String(), prefix))
+	}
+	return out
 }

@@ -43,23 +43,7 @@ func interpolateValue(t *testing.T, value string, strict bool) interpolated {
 	lookup := func(k string) (string, bool) { v, ok := interpolationEnv[k]; return v, ok }
 	path := filepath.Join(t.TempDir(), "services.yaml")
 	stack, err := config.Parse(path, []byte(doc), config.Options{Lookup: lookup, Strict: strict})
-	var got interpolated
-	var diags config.Diagnostics
-	var cerr *config.Error
-	switch {
-	case err == nil:
-		diags = stack.Warnings
-	case errors.As(err, &cerr):
-		diags = cerr.Diagnostics
-	default:
-		t.Fatalf("Parse: %v", err)
-	}
-	for _, d := range diags {
-		if d.File != path {
-			t.Errorf("diagnostic names file %q, want %q", d.File, path)
-		}
-		got.Diags = append(got.Diags, strings.TrimPrefix(d.String(), path+":"))
-	}
+	got := interpolated{Diags: reported(t, stack, err, path+":")}
 	if err == nil {
 		v, _ := stack.Services[0].Env.Lookup("V")
 		got.Value, err = v.Render(func(r config.Ref) (string, error) { return "<" + r.Service + "." + r.Property + ">", nil })
@@ -372,20 +356,7 @@ func TestInterpolateCommandColumns(t *testing.T) {
 			doc := "version: \"1.0\"\nservices:\n  s:\n    type: docker\n    image: x\n    env: {}\n    command: " + tt.command + "\n"
 			path := filepath.Join(t.TempDir(), "services.yaml")
 			stack, err := config.Parse(path, []byte(doc), config.Options{Lookup: func(string) (string, bool) { return "", false }})
-			var diags config.Diagnostics
-			var cerr *config.Error
-			switch {
-			case err == nil:
-				diags = stack.Warnings
-			case errors.As(err, &cerr):
-				diags = cerr.Diagnostics
-			default:
-				t.Fatalf("Parse: %v", err)
-			}
-			var got []string
-			for _, d := range diags {
-				got = append(got, strings.TrimPrefix(d.String(), path+":"))
-			}
+			got := reported(t, stack, err, path+":")
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("command %s (-want +got):\n%s", tt.command, diff)
 			}
