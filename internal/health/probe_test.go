@@ -1,0 +1,427 @@
+package health_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/graph-network-harness/harness/internal/health"
+)
+
+const ms = time.Millisecond
+
+// step is one programmed answer of a scripted checker.
+type step struct {
+	fail    bool          // return errFail
+	took    time.Duration // sleep this long first (fake time)
+	hang    bool          // block until the check's ctx ends, return its error
+	forever bool          // block, ignoring ctx, until the script's release is closed
+}
+
+var (
+	pass    = step{}
+	fail    = step{fail: true}
+	errFail = errors.New("scripted failure")
+)
+
+// scripted is a Checker that answers with a programmed sequence (the last step repeats) and
+// records when, relative to its creation, each call started.
+type scripted struct {
+	t0      time.Time
+	release chan struct{}
+
+	mu    sync.Mutex
+	steps []step
+	calls []time.Duration
+}
+
+func newScripted(steps ...step) *scripted {
+	return &scripted{t0: time.Now(), release: make(chan struct{}), steps: steps}
+}
+
+func (s *scripted) Check(ctx context.Context) error {
+	s.mu.Lock()
+	s.calls = append(s.calls, time.Since(s.t0))
+	st := s.steps[0]
+	if len(s.steps) > 1 {
+		s.steps = s.steps[1:]
+	}
+	s.mu.Unlock()
+	if st.took > 0 {
+		time.Sleep(st.took)
+	}
+	switch {
+	case st.hang:
+		<-ctx.Done()
+		return ctx.Err()
+	case st.forever:
+		<-s.release
+		return nil
+	case st.fail:
+		return errFail
+	}
+	return nil
+}
+
+func (s *scripted) callTimes() []time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Duration(nil), s.calls...)
+}
+
+// rec is a Result with times relative to the start of Run and the error as text.
+type rec struct {
+	At      time.Duration
+	Err     string
+	Latency time.Duration
+	Status  health.Status
+	Changed bool
+}
+
+// runProbe runs a probe of c until it has reported n results and returns them. It must be
+// called inside a synctest bubble, and fails the test when Run returns an error.
+func runProbe(t *testing.T, c health.Checker, p health.Params, n int) []rec {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	t0 := time.Now()
+	var got []rec
+	err := health.NewProbe(c, p).Run(ctx, func(r health.Result) {
+		e := ""
+		if r.Err != nil {
+			e = r.Err.Error()
+		}
+		got = append(got, rec{r.At.Sub(t0), e, r.Latency, r.Status, r.Changed})
+		if len(got) == n {
+			cancel()
+		}
+	})
+	if err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	return got
+}
+
+// statuses is the Status of each result, with a "*" where it changed, and when.
+func statuses(rs []rec) []string {
+	var out []string
+	for _, r := range rs {
+		s := r.At.String() + " " + string(r.Status)
+		if r.Changed {
+			s += "*"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestProbeFirstSuccessLatency(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newScripted(fail, fail, fail, pass)
+		got := runProbe(t, c, health.Params{Interval: 30 * time.Second, Timeout: time.Second, StartInterval: time.Second, Retries: 10}, 4)
+		want := []rec{
+			{At: 0, Err: "scripted failure", Status: health.StatusStarting},
+			{At: 5 * ms, Err: "scripted failure", Status: health.StatusStarting},
+			{At: 15 * ms, Err: "scripted failure", Status: health.StatusStarting},
+			{At: 35 * ms, Status: health.StatusHealthy, Changed: true}, // 5+10+20 ms
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestProbeBackoffCappedAtStartInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newScripted(fail)
+		runProbe(t, c, health.Params{Interval: time.Hour, Timeout: time.Second, StartInterval: 40 * ms, Retries: 100}, 8)
+		want := []time.Duration{0, 5 * ms, 15 * ms, 35 * ms, 75 * ms, 115 * ms, 155 * ms, 195 * ms}
+		if diff := cmp.Diff(want, c.callTimes()); diff != "" {
+			t.Errorf("check start times (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestProbeStartIntervalBelowFirstBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newScripted(fail)
+		runProbe(t, c, health.Params{Interval: time.Hour, Timeout: time.Second, StartInterval: 2 * ms, Retries: 100}, 3)
+		want := []time.Duration{0, 2 * ms, 4 * ms}
+		if diff := cmp.Diff(want, c.callTimes()); diff != "" {
+			t.Errorf("check start times (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// After the first success the probe waits Interval from the END of one check to the start of
+// the next, also after failures; slow checks show the difference from start-to-start.
+func TestProbeIntervalAfterFirstSuccess(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		slow := step{took: time.Second}
+		slowFail := step{took: time.Second, fail: true}
+		c := newScripted(fail, slow, slowFail, slowFail, slow)
+		runProbe(t, c, health.Params{Interval: 10 * time.Second, Timeout: 5 * time.Second, StartInterval: time.Second, Retries: 5}, 5)
+		want := []time.Duration{
+			0,
+			5 * ms,                // backoff after the first failure
+			5*ms + 11*time.Second, // the success ended at 1.005s
+			5*ms + 22*time.Second, // a failure after a success: still Interval, no backoff
+			5*ms + 33*time.Second,
+		}
+		if diff := cmp.Diff(want, c.callTimes()); diff != "" {
+			t.Errorf("check start times (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestProbeRetries(t *testing.T) {
+	tests := []struct {
+		name   string
+		script []step
+		want   []string
+	}{
+		{
+			name:   "from starting",
+			script: []step{fail, fail, fail, fail},
+			want:   []string{"0s starting", "5ms starting", "15ms unhealthy*", "35ms unhealthy"},
+		},
+		{
+			name:   "from healthy, then back",
+			script: []step{pass, fail, fail, fail, pass},
+			want:   []string{"0s healthy*", "1s healthy", "2s healthy", "3s unhealthy*", "4s healthy*"},
+		},
+		{
+			name:   "a success resets the count",
+			script: []step{pass, fail, fail, pass, fail, fail, fail},
+			want: []string{
+				"0s healthy*", "1s healthy", "2s healthy", "3s healthy", "4s healthy", "5s healthy", "6s unhealthy*",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := health.Params{Interval: time.Second, Timeout: time.Second, StartInterval: time.Second, Retries: 3}
+				got := statuses(runProbe(t, newScripted(tt.script...), p, len(tt.want)))
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("statuses (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+func TestProbeStartPeriod(t *testing.T) {
+	tests := []struct {
+		name   string
+		params health.Params
+		script []step
+		want   []string
+	}{
+		{
+			// Checks start at 0, 5, 15, 35, 75 ms (inside 100ms: not counted), then 115 and 155.
+			name:   "failures inside do not count",
+			params: health.Params{Interval: time.Hour, StartPeriod: 100 * ms, StartInterval: 40 * ms, Retries: 2},
+			script: []step{fail},
+			want: []string{
+				"0s starting", "5ms starting", "15ms starting", "35ms starting", "75ms starting",
+				"115ms starting", "155ms unhealthy*",
+			},
+		},
+		{
+			name:   "a success inside counts",
+			params: health.Params{Interval: time.Hour, StartPeriod: time.Minute, StartInterval: time.Second, Retries: 1},
+			script: []step{fail, pass},
+			want:   []string{"0s starting", "5ms healthy*"},
+		},
+		{
+			name:   "failures inside do not reset the successes",
+			params: health.Params{Interval: 10 * ms, StartPeriod: time.Minute, StartInterval: time.Second, Retries: 1, SuccessThreshold: 2},
+			script: []step{pass, fail, pass},
+			want:   []string{"0s starting", "10ms starting", "20ms healthy*"},
+		},
+		{
+			name:   "a check that starts at the end of the period counts",
+			params: health.Params{Interval: 50 * ms, StartPeriod: 50 * ms, StartInterval: time.Second, Retries: 1},
+			script: []step{pass, fail},
+			want:   []string{"0s healthy*", "50ms unhealthy*"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tt.params.Timeout = time.Second
+				got := statuses(runProbe(t, newScripted(tt.script...), tt.params, len(tt.want)))
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("statuses (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+func TestProbeSuccessThreshold(t *testing.T) {
+	tests := []struct {
+		name   string
+		script []step
+		want   []string
+	}{
+		{
+			name:   "from starting",
+			script: []step{pass, pass, pass},
+			want:   []string{"0s starting", "1s starting", "2s healthy*"},
+		},
+		{
+			name:   "a failure resets the count",
+			script: []step{pass, pass, fail, pass, pass, pass},
+			want:   []string{"0s starting", "1s starting", "2s unhealthy*", "3s unhealthy", "4s unhealthy", "5s healthy*"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := health.Params{Interval: time.Second, Timeout: time.Second, StartInterval: time.Second, Retries: 1, SuccessThreshold: 3}
+				got := statuses(runProbe(t, newScripted(tt.script...), p, len(tt.want)))
+				if diff := cmp.Diff(tt.want, got); diff != "" {
+					t.Errorf("statuses (-want +got):\n%s", diff)
+				}
+			})
+		})
+	}
+}
+
+var timeoutParams = health.Params{Interval: time.Minute, Timeout: 2 * time.Second, StartInterval: time.Second, Retries: 3}
+
+func TestProbeTimeoutOfCheckThatHonoursContext(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newScripted(step{hang: true}, pass)
+		got := runProbe(t, c, timeoutParams, 2)
+		want := []rec{
+			{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
+			{At: 2*time.Second + 5*ms, Status: health.StatusHealthy, Changed: true},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// A checker that ignores its context is abandoned at the timeout; the next check waits for it
+// (within its own timeout) instead of running the checker twice at once.
+func TestProbeTimeoutOfCheckThatIgnoresContext(t *testing.T) {
+	t.Run("returns later", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c := newScripted(step{forever: true}, pass)
+			time.AfterFunc(3*time.Second, func() { close(c.release) })
+			got := runProbe(t, c, timeoutParams, 2)
+			want := []rec{
+				{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
+				// Started at 2.005s, waited for the abandoned check until 3s, then passed.
+				{At: 3 * time.Second, Latency: 995 * ms, Status: health.StatusHealthy, Changed: true},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("results (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]time.Duration{0, 3 * time.Second}, c.callTimes()); diff != "" {
+				t.Errorf("check start times (-want +got):\n%s", diff)
+			}
+		})
+	})
+	t.Run("never returns", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			c := newScripted(step{forever: true}, pass)
+			got := runProbe(t, c, timeoutParams, 3) // Run returns though the check still hangs
+			want := []rec{
+				{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
+				{At: 4*time.Second + 5*ms, Err: "check timed out after 2s: the previous check has not returned", Latency: 2 * time.Second, Status: health.StatusStarting},
+				{At: 6*time.Second + 15*ms, Err: "check timed out after 2s: the previous check has not returned", Latency: 2 * time.Second, Status: health.StatusUnhealthy, Changed: true},
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("results (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff([]time.Duration{0}, c.callTimes()); diff != "" {
+				t.Errorf("check start times (-want +got):\n%s", diff)
+			}
+			close(c.release)
+		})
+	})
+}
+
+func TestProbeRunStopsDuringCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(time.Second, cancel)
+		t0 := time.Now()
+		var reports int
+		err := health.NewProbe(newScripted(step{hang: true}), health.Params{Timeout: 10 * time.Second}).
+			Run(ctx, func(health.Result) { reports++ })
+		got := struct {
+			Err      error
+			Returned time.Duration
+			Reports  int
+		}{err, time.Since(t0), reports}
+		want := got
+		want.Err, want.Returned, want.Reports = nil, time.Second, 0
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Run (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestProbeRunTwice(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		p := health.NewProbe(newScripted(pass), health.Params{})
+		first := make(chan error, 1)
+		go func() { first <- p.Run(ctx, func(health.Result) {}) }()
+		synctest.Wait()
+		second := p.Run(ctx, func(health.Result) {})
+		cancel()
+		got := []error{second, <-first}
+		if diff := cmp.Diff([]error{health.ErrRunning, nil}, got, cmpErrors); diff != "" {
+			t.Errorf("Run errors (-want +got):\n%s", diff)
+		}
+	})
+}
+
+var cmpErrors = cmp.Comparer(func(a, b error) bool { return errors.Is(a, b) || errors.Is(b, a) })
+
+func TestProbeCheckNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		t0 := time.Now()
+		p := health.NewProbe(newScripted(pass, fail, step{hang: true}), health.Params{Timeout: 2 * time.Second})
+		var got []rec
+		for range 3 {
+			r := p.CheckNow(t.Context())
+			e := ""
+			if r.Err != nil {
+				e = r.Err.Error()
+			}
+			got = append(got, rec{r.At.Sub(t0), e, r.Latency, r.Status, r.Changed})
+		}
+		want := []rec{
+			{At: 0, Status: health.StatusStarting},
+			{At: 0, Err: "scripted failure", Status: health.StatusStarting},
+			{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(health.StatusStarting, p.Status()); diff != "" {
+			t.Errorf("status (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestParamsDefaults(t *testing.T) {
+	got := health.NewProbe(newScripted(pass), health.Params{Interval: 500 * ms, Retries: -1, StartPeriod: -time.Second}).Params()
+	want := health.Params{Interval: 500 * ms, Timeout: 500 * ms, StartInterval: 500 * ms, Retries: 1, SuccessThreshold: 1}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("params (-want +got):\n%s", diff)
+	}
+}
