@@ -36,7 +36,10 @@
 //     consume no revision (their transaction is rolled back, sequence included).
 //   - The record and its event are written in the same bbolt transaction. An event reaches
 //     watchers only after that transaction committed, and bbolt fsyncs on commit: durable
-//     before announced.
+//     before announced. Concurrent writes share transactions (group commit): the first writer
+//     to find no commit in progress commits every queued write, its own first, in one
+//     transaction and one fsync per batch; each write keeps its own revision and event, and a
+//     write whose decision fails does not fail the others of its batch.
 //   - Each revision has exactly one event, and an event's Record.Revision equals its Revision.
 //     For a delete, Record is the record as it was, with Revision and UpdatedAt of the delete.
 //   - The log holds the contiguous revisions [oldest, current], and at most

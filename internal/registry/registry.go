@@ -94,6 +94,11 @@ type Registry struct {
 	// published, and while a watcher registers. It guards watchers and oldest.
 	mu       sync.Mutex
 	watchers map[*Watcher]struct{}
+	// qmu guards the queue of writes waiting for a commit, and whether a writer is
+	// committing them (see mutate).
+	qmu        sync.Mutex
+	queue      []*op
+	committing bool
 	// oldest is the first revision in the log; current+1 when the log is empty.
 	oldest uint64
 	// rev is the current revision: committed and published. Written under mu.

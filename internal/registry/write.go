@@ -74,84 +74,157 @@ func (r *Registry) Delete(k Key) error {
 	return nil
 }
 
-// mutate is the one write path. Under the write lock and in one write transaction, it shows
-// decide the current record of k; when decide returns an event, mutate gives it the next
-// revision, stores or deletes the record, appends the event to the log, trims the log, commits,
-// and only then publishes the event to the watchers. When decide returns no event, nothing is
-// written and mutate returns nil.
+// op is one write waiting for a commit: the key, the decision, and its outcome.
+type op struct {
+	k      Key
+	decide func(cur Record, found bool) (*Event, error)
+	ev     *Event
+	err    error
+	done   chan struct{} // closed once the write is committed, or failed
+}
+
+// mutate is the one write path. It queues the write; the first writer to find no commit in
+// progress becomes the committer and commits every queued write, its own first, in batches:
+// one write transaction and one fsync per batch (group commit), so that concurrent writers
+// share the cost of the disk. In the transaction each write's decide sees the current record
+// of its key (including writes earlier in the batch); when decide returns an event, it gets the
+// next revision, the record is stored or deleted and the event appended to the log. Only after
+// the commit are the batch's events published to the watchers, in revision order. When decide
+// returns no event or an error, nothing is written for that write; the others go on.
 func (r *Registry) mutate(k Key, decide func(cur Record, found bool) (*Event, error)) (*Event, error) {
+	o := &op{k: k, decide: decide, done: make(chan struct{})}
+	r.qmu.Lock()
+	r.queue = append(r.queue, o)
+	if r.committing {
+		r.qmu.Unlock()
+		<-o.done
+		return o.ev, o.err
+	}
+	r.committing = true
+	r.qmu.Unlock()
+	for {
+		r.qmu.Lock()
+		batch := r.queue
+		r.queue = nil
+		if len(batch) == 0 {
+			r.committing = false
+			r.qmu.Unlock()
+			return o.ev, o.err
+		}
+		r.qmu.Unlock()
+		r.commit(batch)
+		for _, b := range batch {
+			close(b.done)
+		}
+	}
+}
+
+// commit writes a batch in one transaction, then publishes its events. A failure of the
+// transaction itself fails every write of the batch.
+func (r *Registry) commit(batch []*op) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	fail := func(err error) {
+		for _, o := range batch {
+			o.ev, o.err = nil, err
+		}
+	}
 	if r.closed.Load() {
-		return nil, ErrClosed
+		fail(ErrClosed)
+		return
 	}
 	tx, err := r.db.Begin(true)
 	if err != nil {
-		return nil, err
+		fail(err)
+		return
 	}
 	// After a successful Commit, Rollback does nothing and returns ErrTxClosed.
 	defer func() { _ = tx.Rollback() }()
-
 	records, events := tx.Bucket([]byte(bucketRecords)), tx.Bucket([]byte(bucketEvents))
-	key := k.bytes()
+	var last uint64
+	for _, o := range batch {
+		rev, err := r.apply(records, events, o)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if rev != 0 {
+			last = rev
+		}
+	}
+	if last == 0 {
+		return // nothing to write
+	}
+	oldest, err := r.trim(events, last)
+	if err != nil {
+		fail(fmt.Errorf("trim event log: %w", err))
+		return
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	r.oldest = oldest
+	for _, o := range batch {
+		if o.ev != nil {
+			r.publish(*o.ev)
+		}
+	}
+	// After publish: whoever reads Revision finds its event in the watchers' buffers.
+	r.rev.Store(last)
+}
+
+// apply performs one write of a batch in tx and returns its revision, 0 when it writes
+// nothing. The error is a storage error, which fails the batch; decide's own error is the
+// write's outcome.
+func (r *Registry) apply(records, events *bolt.Bucket, o *op) (uint64, error) {
+	key := o.k.bytes()
 	var (
 		cur   Record
 		found bool
 	)
 	if v := records.Get(key); v != nil {
 		if err := json.Unmarshal(v, &cur); err != nil {
-			return nil, fmt.Errorf("decode stored record: %w", err)
+			return 0, fmt.Errorf("decode stored record: %w", err)
 		}
 		found = true
 	}
-	ev, err := decide(cur, found)
+	ev, err := o.decide(cur, found)
 	if err != nil || ev == nil {
-		return nil, err
+		o.err = err
+		return 0, nil
 	}
-
 	rev, err := events.NextSequence()
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	// UTC drops the monotonic reading, so the time reads back from JSON as it is here.
 	now := time.Now().UTC()
 	ev.Revision, ev.At = rev, now
 	ev.Record.Revision, ev.Record.UpdatedAt = rev, now
-
 	switch ev.Type {
 	case EventPut:
 		v, err := json.Marshal(ev.Record)
 		if err != nil {
-			return nil, fmt.Errorf("encode record: %w", err)
+			return 0, fmt.Errorf("encode record: %w", err)
 		}
 		if err := records.Put(key, v); err != nil {
-			return nil, err
+			return 0, err
 		}
 	case EventDelete:
 		if err := records.Delete(key); err != nil {
-			return nil, err
+			return 0, err
 		}
 	}
 	v, err := json.Marshal(ev)
 	if err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
+		return 0, fmt.Errorf("encode event: %w", err)
 	}
 	if err := events.Put(encodeRevision(rev), v); err != nil {
-		return nil, err
+		return 0, err
 	}
-	oldest, err := r.trim(events, rev)
-	if err != nil {
-		return nil, fmt.Errorf("trim event log: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-
-	r.oldest = oldest
-	r.publish(*ev)
-	// After publish: whoever reads Revision finds its event in the watchers' buffers.
-	r.rev.Store(rev)
-	return ev, nil
+	o.ev = ev
+	return rev, nil
 }
 
 // trim deletes the events that fall out of the log once rev is appended, the revisions
