@@ -1,0 +1,458 @@
+package logfile
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	defaultMaxBytes = 10 << 20
+	defaultKeep     = 3
+
+	// readSize is how much Drain asks of its reader at once: the default capacity of a
+	// Linux pipe, so that one read usually empties it.
+	readSize = 64 << 10
+
+	// subscriberBuffer is how many lines a subscriber may fall behind before it loses
+	// lines.
+	subscriberBuffer = 1024
+)
+
+// Options tunes a Writer. The zero value is usable.
+type Options struct {
+	MaxBytes int64 // rotate when the file reaches this size; default 10 MiB
+	Keep     int   // rotated files kept: PATH.1 … PATH.Keep (PATH.1 newest); default 3
+}
+
+// Writer appends a service's output to its log file, one stored line per output
+// line, and rotates the file by size. Its methods are safe for concurrent use.
+type Writer struct {
+	path string
+	max  int64
+	keep int
+
+	mu     sync.Mutex
+	f      *os.File // nil after Close, or after a rotation that could not open PATH
+	size   int64
+	last   time.Time // the stamp written last; stamps never go back
+	closed bool
+	subs   map[*subscriber]struct{}
+	// top is the highest k for which PATH.k may exist, so that a rotation with a
+	// large Keep renames only the files there are.
+	top int
+}
+
+// subscriber is one Subscribe call: its channel, and the stop function of the
+// context.AfterFunc that closes the channel when the subscriber's context ends.
+type subscriber struct {
+	ch   chan string
+	stop func() bool
+}
+
+// Open opens the log file at path for appending, creating it and its parent
+// directories (0o755) when missing. An existing file is continued: a torn last line
+// is terminated, and new stamps never precede the stamp of the last stored line.
+// Rotated files beyond opts.Keep (left by an earlier, larger Keep) are removed.
+func Open(path string, opts Options) (*Writer, error) {
+	w := &Writer{path: path, max: opts.MaxBytes, keep: opts.Keep, subs: map[*subscriber]struct{}{}}
+	if w.max <= 0 {
+		w.max = defaultMaxBytes
+	}
+	if w.keep <= 0 {
+		w.keep = defaultKeep
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	if err := w.removeExtra(); err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	if err := w.resume(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open log %s: %w", path, err)
+	}
+	w.f = f
+	return w, nil
+}
+
+// resume reads the end of an existing file: it terminates a torn last line (left by
+// a crash in the middle of a write) so that the next line starts on its own, and
+// remembers the last stamp so that the file stays sorted by time.
+func (w *Writer) resume(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	w.size = fi.Size()
+	if w.size == 0 {
+		return nil
+	}
+	from := max(0, w.size-int64(maxLine)-1)
+	tail := make([]byte, w.size-from)
+	if _, err := f.ReadAt(tail, from); err != nil {
+		return err
+	}
+	if tail[len(tail)-1] != '\n' {
+		n, err := f.Write([]byte{'\n'})
+		w.size += int64(n)
+		if err != nil {
+			return err
+		}
+		tail = append(tail, '\n')
+	}
+	body := tail[:len(tail)-1]
+	last := body[bytes.LastIndexByte(body, '\n')+1:]
+	if len(last) >= timeLen {
+		if t, err := parseTime(last[:timeLen]); err == nil {
+			w.last = t
+		}
+	}
+	return nil
+}
+
+// removeExtra removes PATH.N for the N above Keep, and notes the highest N kept.
+func (w *Writer) removeExtra() error {
+	// Probe by name rather than list the directory: a data dir holds the logs of every
+	// service, and listing it at every open made starting N services cost O(N²).
+	for n := 1; n <= w.keep; n++ {
+		if _, err := os.Lstat(w.path + "." + strconv.Itoa(n)); err == nil {
+			w.top = n
+		}
+	}
+	// Rotated files are contiguous, but an earlier, larger Keep may leave a gap: stop after
+	// 16 missing names in a row.
+	for n, missing := w.keep+1, 0; missing < 16; n++ {
+		err := os.Remove(w.path + "." + strconv.Itoa(n))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			missing++
+		case err != nil:
+			return err
+		default:
+			missing = 0
+		}
+	}
+	return nil
+}
+
+// Drain reads r until EOF and stores each line it reads under stream ("stdout" or
+// "stderr"). Text longer than 64 KiB without a newline is stored as several lines,
+// cut at a UTF-8 character boundary where there is one; a final line without a
+// newline is stored as it is. Drain returns nil at EOF, or the first read or write
+// error; after a write error it stops reading, so a caller that must never leave a
+// pipe undrained keeps reading r itself (io.Copy(io.Discard, r)).
+//
+// One read of r costs one write to the file: every line of the read shares one
+// stamp, taken when the lines are written. Drain for stdout and for stderr may run
+// at the same time on one Writer; their lines never interleave within a line.
+func (w *Writer) Drain(stream string, r io.Reader) error {
+	if err := checkStream(stream); err != nil {
+		return fmt.Errorf("drain: %w", err)
+	}
+	buf := make([]byte, maxText+readSize)
+	b := batch{stream: stream}
+	n := 0 // bytes of buf not yet stored: the start of a line
+	for {
+		m, rerr := r.Read(buf[n:])
+		n += m
+		b.reset()
+		used := b.split(buf[:n], rerr != nil)
+		if len(b.ends) > 0 {
+			if err := w.write(&b); err != nil {
+				return fmt.Errorf("drain %s: %w", stream, err)
+			}
+		}
+		n = copy(buf, buf[used:n])
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return fmt.Errorf("drain %s: %w", stream, rerr)
+		}
+	}
+}
+
+// Note stores a line of harness's own, under the stream "harness", such as
+// "started pid 42" or "exited with status 1". A newline in the text starts another
+// line.
+func (w *Writer) Note(format string, args ...any) error {
+	b := batch{stream: "harness"}
+	b.split([]byte(strings.TrimSuffix(fmt.Sprintf(format, args...), "\n")), true)
+	if len(b.ends) == 0 {
+		b.add(nil) // an empty note is an empty line, not nothing
+	}
+	if err := w.write(&b); err != nil {
+		return fmt.Errorf("note: %w", err)
+	}
+	return nil
+}
+
+// Subscribe returns a channel that receives the text of every line stored after
+// the call, from every stream, until ctx ends or the Writer is closed; then the
+// channel is closed.
+//
+// The channel buffers 1024 lines. A subscriber that falls further behind loses the
+// lines that do not fit: writers never wait for a subscriber, because a service
+// must never block on its output. Health checks that watch for a line are the use;
+// they must not rely on seeing every line under load.
+func (w *Writer) Subscribe(ctx context.Context) (<-chan string, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return nil, fmt.Errorf("subscribe %s: %w", w.path, os.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", w.path, err)
+	}
+	s := &subscriber{ch: make(chan string, subscriberBuffer)}
+	w.subs[s] = struct{}{}
+	s.stop = context.AfterFunc(ctx, func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.unsubscribe(s)
+	})
+	return s.ch, nil
+}
+
+// unsubscribe closes the channel of s once; w.mu is held.
+func (w *Writer) unsubscribe(s *subscriber) {
+	if _, ok := w.subs[s]; ok {
+		delete(w.subs, s)
+		close(s.ch)
+	}
+}
+
+// Close closes the file and every subscription. Every Drain on w must have
+// returned before Close; a later write fails with os.ErrClosed.
+func (w *Writer) Close() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("close %s: %w", w.path, os.ErrClosed)
+	}
+	w.closed = true
+	for s := range w.subs {
+		s.stop()
+		w.unsubscribe(s)
+	}
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Close()
+	w.f = nil
+	return err
+}
+
+// write stores the lines of b: it stamps them, writes them with one write per file
+// (rotating between two lines when the next would take the file past MaxBytes), and
+// hands their text to the subscribers.
+func (w *Writer) write(b *batch) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return fmt.Errorf("write %s: %w", w.path, os.ErrClosed)
+	}
+	// The stamp is taken under the lock, and never goes back (Round(0) drops the
+	// monotonic reading, so the wall clock is compared): the file is sorted by time.
+	now := time.Now().Round(0)
+	if now.Before(w.last) {
+		now = w.last
+	}
+	w.last = now
+	var stamp [timeLen]byte
+	appendTime(stamp[:0], now)
+	start := 0
+	for _, end := range b.ends {
+		copy(b.out[start:], stamp[:])
+		start = end
+	}
+
+	from, prev := 0, 0 // b.out[from:prev] is pending for the current file
+	for _, end := range b.ends {
+		size := w.size + int64(prev-from)
+		if size > 0 && size+int64(end-prev) > w.max {
+			if err := w.put(b.out[from:prev]); err != nil {
+				return err
+			}
+			if err := w.rotate(); err != nil {
+				return err
+			}
+			from = prev
+		}
+		prev = end
+	}
+	if err := w.put(b.out[from:prev]); err != nil {
+		return err
+	}
+	w.notify(b)
+	return nil
+}
+
+// put writes p to the current file, reopening PATH after a failed rotation.
+func (w *Writer) put(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
+	if w.f == nil {
+		if err := w.reopen(); err != nil {
+			return err
+		}
+	}
+	n, err := w.f.Write(p)
+	w.size += int64(n)
+	return err
+}
+
+// rotate removes PATH.Keep, shifts PATH.k to PATH.(k+1) from the oldest down, then
+// PATH to PATH.1, and opens a new PATH. The order matters to followers (see
+// trySnapshot): a file only ever moves to the next free higher number, and the old
+// PATH has received its last byte before it is renamed.
+//
+// PATH.Keep is removed rather than renamed over: on ext4 a rename that replaces a
+// file forces the renamed file's data to disk (auto_da_alloc), which made Drain
+// three to four times slower.
+func (w *Writer) rotate() error {
+	if w.top == w.keep {
+		if err := os.Remove(rotatedName(w.path, w.keep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
+	from := min(w.top, w.keep-1)
+	w.top = min(w.top+1, w.keep) // set first: too high costs a failed rename, too low a file
+	for k := from; k >= 0; k-- {
+		name := w.path
+		if k > 0 {
+			name = rotatedName(w.path, k)
+		}
+		if err := os.Rename(name, rotatedName(w.path, k+1)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
+	old := w.f
+	w.f = nil
+	cerr := old.Close()
+	if err := w.reopen(); err != nil {
+		return fmt.Errorf("rotate: %w", err)
+	}
+	if cerr != nil {
+		return fmt.Errorf("rotate: %w", cerr)
+	}
+	return nil
+}
+
+func (w *Writer) reopen() error {
+	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	w.f, w.size = f, fi.Size()
+	return nil
+}
+
+// notify offers the text of every line of b to every subscriber; w.mu is held.
+func (w *Writer) notify(b *batch) {
+	if len(w.subs) == 0 {
+		return
+	}
+	head := timeLen + 2 + len(b.stream)
+	start := 0
+	for _, end := range b.ends {
+		text := string(b.out[start+head : end-1])
+		for s := range w.subs {
+			select {
+			case s.ch <- text:
+			default: // full: this subscriber loses the line
+			}
+		}
+		start = end
+	}
+}
+
+// rotatedName is PATH.k.
+func rotatedName(path string, k int) string {
+	return path + "." + strconv.Itoa(k)
+}
+
+// batch is the stored form of the lines of one read, built before the lock is
+// taken: each record is "STAMP STREAM TEXT\n" with room left for the stamp.
+type batch struct {
+	stream string
+	out    []byte
+	ends   []int // end offset in out of each record, after its newline
+}
+
+func (b *batch) reset() {
+	b.out, b.ends = b.out[:0], b.ends[:0]
+}
+
+// add appends one record whose text is text; the stamp is filled in by write.
+func (b *batch) add(text []byte) {
+	// One capacity check and copies rather than six appends: this runs per line.
+	n := len(b.out)
+	size := timeLen + 2 + len(b.stream) + len(text) + 1
+	b.out = slices.Grow(b.out, size)[:n+size]
+	p := b.out[n+timeLen:]
+	p[0] = ' '
+	k := 1 + copy(p[1:], b.stream)
+	p[k] = ' '
+	k += 1 + copy(p[k+1:], text)
+	p[k] = '\n'
+	b.ends = append(b.ends, len(b.out))
+}
+
+// split adds every complete line of p, and every 64 KiB piece of a line that is
+// longer; with final it adds the rest too. It returns how many bytes of p it used.
+func (b *batch) split(p []byte, final bool) int {
+	used := 0
+	for {
+		rest := p[used:]
+		i := bytes.IndexByte(rest, '\n')
+		switch {
+		case i >= 0 && i <= maxText:
+			b.add(rest[:i])
+			used += i + 1
+		case len(rest) > maxText:
+			cut := cutPoint(rest)
+			b.add(rest[:cut])
+			used += cut
+		default:
+			if final && len(rest) > 0 {
+				b.add(rest)
+				used = len(p)
+			}
+			return used
+		}
+	}
+}
+
+// cutPoint is where an overlong line is cut: at maxText, or up to three bytes
+// earlier so that a UTF-8 character is not cut in two. len(p) > maxText.
+func cutPoint(p []byte) int {
+	for cut := maxText; cut > maxText-utf8.UTFMax; cut-- {
+		if utf8.RuneStart(p[cut]) {
+			return cut
+		}
+	}
+	return maxText // not UTF-8 here: cut anywhere
+}
