@@ -137,15 +137,16 @@ func (w *Writer) removeExtra() error {
 	}
 	// Rotated files are contiguous, but an earlier, larger Keep may leave a gap: stop after
 	// 16 missing names in a row.
+	// Lstat first: unlinking a missing name takes the directory's lock, a stat does not.
 	for n, missing := w.keep+1, 0; missing < 16; n++ {
-		err := os.Remove(w.path + "." + strconv.Itoa(n))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		name := w.path + "." + strconv.Itoa(n)
+		if _, err := os.Lstat(name); err != nil {
 			missing++
-		case err != nil:
+			continue
+		}
+		missing = 0
+		if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
-		default:
-			missing = 0
 		}
 	}
 	return nil

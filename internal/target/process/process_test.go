@@ -1,0 +1,389 @@
+package process_test
+
+import (
+	"bufio"
+	"context"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/goleak"
+
+	"github.com/graph-network-harness/harness/internal/target/process"
+	"github.com/graph-network-harness/harness/internal/target/targettest"
+	"github.com/graph-network-harness/harness/target"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestHelperProcess is the service of the tests when the environment asks for a Behaviour;
+// otherwise it does nothing.
+func TestHelperProcess(*testing.T) { targettest.HelperMain() }
+
+// helperArgv runs the test binary as the service.
+func helperArgv() []string { return []string{os.Args[0], "-test.run=^TestHelperProcess$"} }
+
+// newTarget returns a Target on stateDir that is closed when t ends.
+func newTarget(t *testing.T, stateDir string) *process.Target {
+	tg := process.New(process.Options{StateDir: stateDir})
+	t.Cleanup(func() {
+		if err := tg.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return tg
+}
+
+// helperSpec is the spec of a test-binary service that acts b.
+func helperSpec(t *testing.T, b targettest.Behaviour) target.Spec {
+	return target.Spec{
+		Stack:      "test",
+		Service:    "svc",
+		Argv:       helperArgv(),
+		Env:        b.Env(),
+		LogPath:    filepath.Join(t.TempDir(), "svc.log"),
+		StopSignal: "SIGTERM",
+	}
+}
+
+func TestConformance(t *testing.T) {
+	stateDir := t.TempDir()
+	targettest.Run(t, targettest.Harness{
+		New:  func(t *testing.T) target.Target { return newTarget(t, stateDir) },
+		Spec: helperSpec,
+		Reused: func(h target.Handle) target.Handle {
+			pid, ticks, _ := strings.Cut(h.ID, ":")
+			n, _ := strconv.ParseUint(ticks, 10, 64)
+			h.ID = pid + ":" + strconv.FormatUint(n+1, 10)
+			return h
+		},
+	})
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// start starts spec and stops and removes the instance when t ends.
+func start(t *testing.T, ctx context.Context, tg *process.Target, spec target.Spec) target.Handle {
+	t.Helper()
+	h, err := tg.Start(ctx, spec)
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := tg.Stop(ctx, h, 0); err != nil {
+			t.Errorf("cleanup: Stop: %v", err)
+		}
+		if err := tg.Remove(ctx, h); err != nil {
+			t.Errorf("cleanup: Remove: %v", err)
+		}
+	})
+	return h
+}
+
+// logLines returns the stored lines of h as "STREAM TEXT", without time stamps.
+func logLines(t *testing.T, ctx context.Context, tg target.Target, h target.Handle) []string {
+	t.Helper()
+	rc, err := tg.Logs(ctx, h, target.LogOptions{})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer rc.Close()
+	var lines []string
+	sc := bufio.NewScanner(rc)
+	for sc.Scan() {
+		_, rest, _ := strings.Cut(sc.Text(), " ")
+		lines = append(lines, rest)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("read logs: %v", err)
+	}
+	return lines
+}
+
+// waitReady follows the logs of h until the helper printed targettest.Ready.
+func waitReady(t *testing.T, ctx context.Context, tg target.Target, h target.Handle) {
+	t.Helper()
+	rc, err := tg.Logs(ctx, h, target.LogOptions{Follow: true})
+	if err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	defer rc.Close()
+	for sc := bufio.NewScanner(rc); sc.Scan(); {
+		if strings.HasSuffix(sc.Text(), " stdout "+targettest.Ready) {
+			return
+		}
+	}
+	t.Fatalf("the helper never printed %q", targettest.Ready)
+}
+
+var ignoreExitTime = cmpopts.IgnoreFields(target.Exit{}, "At")
+
+func TestEnvDirAndNotes(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	env := []string{"PATH=/usr/bin:/bin", "GREETING=hello world"}
+	h := start(t, ctx, tg, target.Spec{Argv: []string{"env"}, Env: env, LogPath: filepath.Join(t.TempDir(), "env.log")})
+	if _, err := tg.Wait(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	st, err := tg.Inspect(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"harness started pid " + strconv.Itoa(st.PID),
+		"stdout PATH=/usr/bin:/bin",
+		"stdout GREETING=hello world",
+		"harness exited with status 0",
+	}
+	if diff := cmp.Diff(want, logLines(t, ctx, tg, h)); diff != "" {
+		t.Errorf("log of env (-want +got):\n%s", diff)
+	}
+
+	dir := t.TempDir()
+	h = start(t, ctx, tg, target.Spec{Argv: []string{"/bin/sh", "-c", "pwd; echo oops >&2; exit 3"}, Dir: dir,
+		LogPath: filepath.Join(t.TempDir(), "pwd.log")})
+	e, err := tg.Wait(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(target.Exit{Code: 3}, e, ignoreExitTime); diff != "" {
+		t.Errorf("Wait (-want +got):\n%s", diff)
+	}
+	got := logLines(t, ctx, tg, h)
+	// stdout and stderr are drained apart: their order is not kept.
+	slices.Sort(got[1:3])
+	want = []string{got[0], "stderr oops", "stdout " + dir, "harness exited with status 3"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("log of sh (-want +got):\n%s", diff)
+	}
+}
+
+func TestStartUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching users needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody on this host")
+	}
+	groups, err := nobody.GroupIds()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, tg := testContext(t), newTarget(t, "")
+	h := start(t, ctx, tg, target.Spec{Argv: []string{"/bin/sh", "-c", "id -u; id -g; id -G"}, User: "nobody",
+		Env: []string{"PATH=/usr/bin:/bin"}, LogPath: filepath.Join(t.TempDir(), "svc.log")})
+	if _, err := tg.Wait(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	got := logLines(t, ctx, tg, h)
+	want := []string{got[0], "stdout " + nobody.Uid, "stdout " + nobody.Gid, "stdout " + strings.Join(groups, " "), got[len(got)-1]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ids (-want +got):\n%s", diff)
+	}
+}
+
+func TestStartFailsLeavingNothing(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	log := filepath.Join(t.TempDir(), "svc.log")
+	for _, spec := range []target.Spec{
+		{Argv: []string{"no-such-program-anywhere"}, Env: []string{"PATH=/usr/bin:/bin"}},
+		{Argv: []string{"./missing"}, Dir: t.TempDir()},
+		{Argv: []string{"/usr/bin/true"}, StopSignal: "SIGNOPE"},
+		{Argv: []string{"/usr/bin/true"}, User: "no-such-user-anywhere"},
+		{Argv: []string{"/usr/bin/true"}, Dir: filepath.Join(t.TempDir(), "missing"), LogPath: log},
+	} {
+		_, err := tg.Start(ctx, spec)
+		if diff := cmp.Diff(target.ErrInvalidSpec, err, cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("Start %q (-want +got):\n%s", spec.Argv, diff)
+		}
+	}
+}
+
+func TestAdoptedStopUsesStoredSignal(t *testing.T) {
+	ctx, stateDir := testContext(t), t.TempDir()
+	tg := newTarget(t, stateDir)
+	spec := helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm})
+	spec.StopSignal = "INT" // the helper does not handle SIGINT: it dies of it
+	h := start(t, ctx, tg, spec)
+	waitReady(t, ctx, tg, h)
+
+	if err := newTarget(t, stateDir).Stop(ctx, h, time.Minute); err != nil {
+		t.Fatalf("Stop by a fresh Target: %v", err)
+	}
+	e, err := tg.Wait(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(target.Exit{Code: -1, Signal: "SIGINT"}, e, ignoreExitTime); diff != "" {
+		t.Errorf("Wait by the starter (-want +got):\n%s", diff)
+	}
+}
+
+func TestAdoptedWaitReportsUnknownStatus(t *testing.T) {
+	ctx, stateDir := testContext(t), t.TempDir()
+	tg := newTarget(t, stateDir)
+	h := start(t, ctx, tg, helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm}))
+	waitReady(t, ctx, tg, h)
+	fresh := newTarget(t, stateDir)
+	waited := make(chan target.Exit, 1)
+	go func() {
+		e, err := fresh.Wait(ctx, h)
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		waited <- e
+	}()
+	// The fresh Target finds the log through the state file.
+	waitReady(t, ctx, fresh, h)
+	if err := tg.Stop(ctx, h, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(target.Exit{Code: -1}, <-waited, ignoreExitTime); diff != "" {
+		t.Errorf("Wait of an adopted process (-want +got):\n%s", diff)
+	}
+}
+
+func TestCloseLeavesInstancesRunning(t *testing.T) {
+	ctx, stateDir := testContext(t), t.TempDir()
+	tg := process.New(process.Options{StateDir: stateDir})
+	h, err := tg.Start(ctx, helperSpec(t, targettest.Behaviour{Kind: targettest.IgnoreTerm}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ctx, tg, h)
+	if err := tg.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Start(ctx, helperSpec(t, targettest.Behaviour{Kind: targettest.ExitCode})); err == nil {
+		t.Errorf("Start after Close: no error")
+	}
+	successor := newTarget(t, stateDir)
+	st, err := successor.Inspect(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(true, st.Running); diff != "" {
+		t.Errorf("Inspect by the successor: Running (-want +got):\n%s", diff)
+	}
+	if err := successor.Stop(ctx, h, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := successor.Remove(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	h := start(t, ctx, tg, helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm}))
+	lines, err := tg.Subscribe(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ctx, tg, h)
+	if err := tg.Stop(ctx, h, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for l := range lines {
+		got = append(got, l)
+	}
+	// Ready may have come before Subscribe; the exit note comes after.
+	if len(got) == 0 {
+		t.Fatal("no line")
+	}
+	if diff := cmp.Diff("exited with status 0", got[len(got)-1]); diff != "" {
+		t.Errorf("last line (-want +got):\n%s", diff)
+	}
+}
+
+func TestHandleOfAnotherNodeOrTarget(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	for _, h := range []target.Handle{
+		{Target: "docker", Node: "local", ID: "1:1"},
+		{Target: "process", Node: "elsewhere", ID: "1:1"},
+		{Target: "process", Node: "local", ID: "garbage"},
+		{Target: "process", Node: "local", ID: "-1:5"},
+	} {
+		_, err := tg.Inspect(ctx, h)
+		if diff := cmp.Diff(target.ErrNotFound, err, cmpopts.EquateErrors()); diff != "" {
+			t.Errorf("Inspect %s (-want +got):\n%s", h, diff)
+		}
+	}
+}
+
+// TestStopEndsWhatAnExitedLeaderLeft starts a service that daemonizes: it leaves a child in
+// its process group and exits. Until Stop, the instance is not over: Remove refuses.
+func TestStopEndsWhatAnExitedLeaderLeft(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	h := start(t, ctx, tg, target.Spec{
+		Argv:    []string{"/bin/sh", "-c", `sleep 300 >/dev/null 2>&1 & echo $! >"$1"`, "sh", pidFile},
+		LogPath: filepath.Join(t.TempDir(), "svc.log"),
+	})
+	e, err := tg.Wait(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(target.Exit{Code: 0}, e, ignoreExitTime); diff != "" {
+		t.Errorf("Wait (-want +got):\n%s", diff)
+	}
+	raw, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Remove(ctx, h); err == nil {
+		t.Errorf("Remove while the leader's child runs: no error")
+	}
+	if diff := cmp.Diff(true, running(pid)); diff != "" {
+		t.Fatalf("the leader's child runs before Stop (-want +got):\n%s", diff)
+	}
+	if err := tg.Stop(ctx, h, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(false, running(pid)); diff != "" {
+		t.Errorf("the leader's child runs after Stop (-want +got):\n%s", diff)
+	}
+}
+
+// running reports whether process pid exists and is no zombie.
+func running(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return fields[0] != "Z" && fields[0] != "X"
+}
+
+func TestRemoveRefusesARunningInstance(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, t.TempDir())
+	h := start(t, ctx, tg, helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm}))
+	if err := tg.Remove(ctx, h); err == nil {
+		t.Errorf("Remove of a running instance: no error")
+	}
+	if err := process.New(process.Options{}).Remove(ctx, h); err == nil {
+		t.Errorf("Remove of a running instance by a fresh Target: no error")
+	}
+}
