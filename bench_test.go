@@ -1,0 +1,174 @@
+package harness_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/graph-network-harness/harness"
+)
+
+// TestMain lets the test binary serve as a small HTTP service for the chain benchmark:
+// HARNESS_BENCH_HTTP=ADDR makes it listen on ADDR and answer /health.
+func TestMain(m *testing.M) {
+	if addr := os.Getenv("HARNESS_BENCH_HTTP"); addr != "" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		_ = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") }))
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// benchStack writes a services.yaml and returns a Manager on it in a fresh data dir.
+func benchStack(b *testing.B, yaml string) *harness.Manager {
+	b.Helper()
+	dir := b.TempDir()
+	file := filepath.Join(dir, "services.yaml")
+	if err := os.WriteFile(file, []byte(yaml), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	m, err := harness.New(context.Background(), harness.Options{ConfigFile: file, DataDir: filepath.Join(dir, "data")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkStart1000Sleep starts 1,000 independent `sleep` processes through harness until
+// all are running, then stops them; compare with BenchmarkFloorExec1000.
+func BenchmarkStart1000Sleep(b *testing.B) {
+	var y strings.Builder
+	y.WriteString("version: \"1.0\"\nname: bench\nsettings: {parallelism: 64}\nservices:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&y, "  s%d: {type: process, binary: sleep, args: [\"600\"], shutdown_timeout: 5s}\n", i)
+	}
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		m := benchStack(b, y.String())
+		b.StartTimer()
+		t0 := time.Now()
+		if err := m.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Since(t0)
+		t1 := time.Now()
+		if err := m.Stop(ctx); err != nil {
+			b.Fatal(err)
+		}
+		stop := time.Since(t1)
+		b.StopTimer()
+		m.Close()
+		b.ReportMetric(float64(start.Milliseconds()), "start-ms")
+		b.ReportMetric(float64(stop.Milliseconds()), "stop-ms")
+		b.StartTimer()
+	}
+}
+
+// BenchmarkFloorExec1000 starts 1,000 `sleep` processes with plain os/exec from 64 goroutines,
+// then kills and reaps them: the floor under BenchmarkStart1000Sleep.
+func BenchmarkFloorExec1000(b *testing.B) {
+	for b.Loop() {
+		cmds := make([]*exec.Cmd, 1000)
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 64)
+		t0 := time.Now()
+		for i := range cmds {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				cmds[i] = exec.Command("sleep", "600")
+				if err := cmds[i].Start(); err != nil {
+					b.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		start := time.Since(t0)
+		t1 := time.Now()
+		for _, c := range cmds {
+			if c.Process != nil {
+				_ = c.Process.Kill()
+				_ = c.Wait()
+			}
+		}
+		b.ReportMetric(float64(start.Milliseconds()), "start-ms")
+		b.ReportMetric(float64(time.Since(t1).Milliseconds()), "stop-ms")
+	}
+}
+
+// BenchmarkChain100Exec starts a chain of 100 services, each gated on an exec check `true`
+// of the one before, until all are healthy.
+func BenchmarkChain100Exec(b *testing.B) {
+	var y strings.Builder
+	y.WriteString("version: \"1.0\"\nname: chain\nservices:\n")
+	for i := range 100 {
+		fmt.Fprintf(&y, "  s%d:\n    type: process\n    binary: sleep\n    args: [\"600\"]\n    health_check: {command: \"true\", interval: 30s}\n", i)
+		if i > 0 {
+			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
+		}
+	}
+	benchChain(b, y.String())
+}
+
+// BenchmarkChain50HTTP starts a chain of 50 small HTTP servers (this test binary), each gated
+// on an HTTP check of the one before, until all are healthy.
+func BenchmarkChain50HTTP(b *testing.B) {
+	self, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var y strings.Builder
+	y.WriteString("version: \"1.0\"\nname: http\nservices:\n")
+	for i := range 50 {
+		port := freePort(b)
+		fmt.Fprintf(&y, "  s%d:\n    type: process\n    binary: %s\n    env: {HARNESS_BENCH_HTTP: \"127.0.0.1:%d\"}\n    ports: [%d]\n    health_check: {http: \"http://127.0.0.1:%d/health\", interval: 30s}\n", i, self, port, port, port)
+		if i > 0 {
+			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
+		}
+	}
+	benchChain(b, y.String())
+}
+
+func benchChain(b *testing.B, yaml string) {
+	ctx := context.Background()
+	for b.Loop() {
+		b.StopTimer()
+		m := benchStack(b, yaml)
+		b.StartTimer()
+		t0 := time.Now()
+		if err := m.Start(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(t0).Milliseconds()), "healthy-ms")
+		b.StopTimer()
+		if err := m.Shutdown(ctx); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(b *testing.B) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

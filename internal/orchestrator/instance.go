@@ -1,0 +1,144 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// instance is the orchestrator's view of one service instance: its last record, and the
+// supervision of its current run.
+type instance struct {
+	svc *config.Service
+	key registry.Key
+
+	// op serializes start, stop and restart of this instance, so that concurrent requests
+	// never start it twice.
+	op sync.Mutex
+
+	mu       sync.Mutex
+	rec      registry.Record
+	changed  chan struct{} // closed and replaced at every record change
+	wanted   bool          // it should run: started and not stopped since
+	run      *run          // the supervised run, nil when none
+	launched time.Time     // when the current run was started, for startup_timeout
+	streak   int           // restarts since the last run that lasted reset_after
+}
+
+// run is the supervision of one started instance.
+type run struct {
+	handle target.Handle
+	cancel context.CancelFunc // ends the probe and the exit watcher
+	done   chan struct{}      // closed when the exit watcher returned
+}
+
+func newInstance(stack string, svc *config.Service) *instance {
+	key := registry.Key{Stack: stack, Service: svc.Name}
+	return &instance{
+		svc:     svc,
+		key:     key,
+		rec:     registry.Record{Key: key, State: lifecycle.Stopped, Health: lifecycle.HealthNone},
+		changed: make(chan struct{}),
+	}
+}
+
+func (i *instance) record() registry.Record {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.rec
+}
+
+func (i *instance) setRecord(rec registry.Record) {
+	i.mu.Lock()
+	i.rec = rec
+	close(i.changed)
+	i.changed = make(chan struct{})
+	i.mu.Unlock()
+}
+
+// snapshot returns the record and a channel closed at its next change.
+func (i *instance) snapshot() (registry.Record, <-chan struct{}) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.rec, i.changed
+}
+
+// healthChecked reports whether readiness means healthy for this service.
+func (i *instance) healthChecked() bool { return i.svc.HealthCheck != nil }
+
+// met reports whether rec satisfies cond: true when met, an error when it never will
+// (until something starts the service again), false to wait.
+func met(rec registry.Record, cond config.Condition) (bool, error) {
+	switch rec.State {
+	case lifecycle.Failed:
+		return false, fmt.Errorf("%s failed: %s", rec.Key.Service, rec.Message)
+	case lifecycle.Blocked:
+		return false, fmt.Errorf("%s is blocked: %s", rec.Key.Service, rec.Message)
+	case lifecycle.Stopped, lifecycle.Stopping:
+		if !rec.Handle.IsZero() && cond != config.ConditionCompletedSuccessfully {
+			return false, fmt.Errorf("%s was stopped", rec.Key.Service)
+		}
+	}
+	switch cond {
+	case config.ConditionStarted:
+		return rec.State == lifecycle.Running || rec.State == lifecycle.Exited, nil
+	case config.ConditionHealthy:
+		if rec.State == lifecycle.Exited {
+			return false, fmt.Errorf("%s exited before it was healthy", rec.Key.Service)
+		}
+		return rec.State == lifecycle.Running && rec.Health == lifecycle.HealthHealthy, nil
+	case config.ConditionCompletedSuccessfully:
+		return rec.State == lifecycle.Exited, nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+// await waits until inst meets cond, fails, or its startup_timeout (counted from its launch)
+// passes.
+func (o *Orchestrator) await(ctx context.Context, inst *instance, cond config.Condition) error {
+	for {
+		rec, changed := inst.snapshot()
+		ok, err := met(rec, cond)
+		if err != nil || ok {
+			return err
+		}
+		inst.mu.Lock()
+		deadline := inst.launched.Add(inst.svc.StartupTimeout.Std())
+		launched := !inst.launched.IsZero()
+		inst.mu.Unlock()
+		var timer *time.Timer
+		var timeout <-chan time.Time
+		if launched {
+			timer = time.NewTimer(time.Until(deadline))
+			timeout = timer.C
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			return &TimeoutError{Service: inst.svc.Name, After: inst.svc.StartupTimeout.Std(), Condition: cond}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// TimeoutError reports a service that did not meet a condition within its startup_timeout.
+// The service is left running.
+type TimeoutError struct {
+	Service   string
+	After     time.Duration
+	Condition config.Condition
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("%s not %s after %s (startup_timeout); left running", e.Service, e.Condition, e.After)
+}

@@ -1,0 +1,294 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/logfile"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// Errors of the orchestrator.
+var (
+	ErrUnknownService = errors.New("unknown service")
+	ErrNotRunning     = errors.New("orchestrator is not running (call Run first)")
+	ErrNoTarget       = errors.New("no target for this service type")
+)
+
+// Options configure an Orchestrator.
+type Options struct {
+	Stack    *config.Stack
+	Registry *registry.Registry
+	// Targets run the services, by the target name of config.ServiceType: "process", "docker".
+	Targets map[string]target.Target
+	// LogDir holds the services' logs: LogDir/STACK/SERVICE.log.
+	LogDir string
+	// Environ is the environment of the command that asked for the start (NAME=value): the
+	// base of every process service's environment.
+	Environ []string
+	Logger  *slog.Logger
+}
+
+// Orchestrator starts, supervises and stops the services of one stack.
+type Orchestrator struct {
+	stack   *config.Stack
+	reg     *registry.Registry
+	targets map[string]target.Target
+	logDir  string
+	environ []string
+	log     *slog.Logger
+	insts   map[string]*instance
+
+	mu      sync.Mutex
+	runCtx  context.Context // the supervision lifetime, set while Run runs
+	adopted chan struct{}   // closed once Run adopted what was running
+	workers sync.WaitGroup  // every supervision goroutine
+}
+
+// New returns an Orchestrator for opts.Stack. Nothing is started or adopted until Run.
+func New(opts Options) (*Orchestrator, error) {
+	if opts.Stack == nil || opts.Registry == nil {
+		return nil, errors.New("orchestrator: a stack and a registry are required")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	o := &Orchestrator{
+		stack:   opts.Stack,
+		reg:     opts.Registry,
+		targets: opts.Targets,
+		logDir:  opts.LogDir,
+		environ: opts.Environ,
+		log:     log,
+		insts:   make(map[string]*instance, len(opts.Stack.Services)),
+		adopted: make(chan struct{}),
+	}
+	for _, svc := range opts.Stack.Services {
+		o.insts[svc.Name] = newInstance(opts.Stack.Name, svc)
+	}
+	return o, nil
+}
+
+// Run adopts what the registry records as running, supervises it and everything started
+// later, and returns when ctx ends. Stopping Run stops supervision only: services keep running
+// and the next Run adopts them.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	o.mu.Lock()
+	if o.runCtx != nil {
+		o.mu.Unlock()
+		return errors.New("orchestrator: Run is already running")
+	}
+	o.runCtx = ctx
+	adopted := o.adopted
+	select {
+	case <-adopted: // an earlier Run adopted: this one adopts again
+		adopted = make(chan struct{})
+		o.adopted = adopted
+	default:
+	}
+	o.mu.Unlock()
+
+	err := o.adopt(ctx)
+	close(adopted)
+	<-ctx.Done()
+	o.mu.Lock()
+	o.runCtx = nil
+	o.mu.Unlock()
+	o.workers.Wait()
+	return err
+}
+
+// Ready waits until Run has adopted what was running (Run may be called after Ready), so
+// that a plan never starts a service twice.
+func (o *Orchestrator) Ready(ctx context.Context) error {
+	o.mu.Lock()
+	adopted := o.adopted
+	o.mu.Unlock()
+	select {
+	case <-adopted:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// supervision returns the context supervision goroutines run under, or ErrNotRunning.
+func (o *Orchestrator) supervision() (context.Context, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.runCtx == nil || o.runCtx.Err() != nil {
+		return nil, ErrNotRunning
+	}
+	return o.runCtx, nil
+}
+
+// go runs fn as a supervision goroutine that Run waits for.
+func (o *Orchestrator) spawn(fn func()) {
+	o.workers.Add(1)
+	go func() {
+		defer o.workers.Done()
+		fn()
+	}()
+}
+
+// adopt resumes supervision of every instance the registry records as started.
+func (o *Orchestrator) adopt(ctx context.Context) error {
+	recs, _, err := o.reg.List(o.stack.Name)
+	if err != nil {
+		return fmt.Errorf("adopt: %w", err)
+	}
+	var errs []error
+	for _, rec := range recs {
+		inst := o.insts[rec.Key.Service]
+		if inst == nil || rec.Handle.IsZero() {
+			continue
+		}
+		inst.setRecord(rec)
+		if err := o.adoptOne(ctx, inst, rec); err != nil {
+			errs = append(errs, fmt.Errorf("adopt %s: %w", rec.Key.Service, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registry.Record) error {
+	if !rec.State.Active() {
+		return nil
+	}
+	tgt, err := o.target(inst.svc)
+	if err != nil {
+		return err
+	}
+	st, err := tgt.Inspect(ctx, rec.Handle)
+	if err == nil && st.Running {
+		inst.mu.Lock()
+		inst.wanted = true
+		inst.mu.Unlock()
+		o.supervise(inst, tgt, rec.Handle)
+		return nil
+	}
+	if err != nil && !errors.Is(err, target.ErrNotFound) {
+		return err
+	}
+	// It ended while nobody watched: record that, and let the restart policy decide.
+	exit := target.Exit{Code: -1, At: time.Now()}
+	if st.Exit != nil {
+		exit = *st.Exit
+	}
+	o.exited(ctx, inst, tgt, nil, exit, "while harness was not supervising it")
+	return nil
+}
+
+// target returns the Target that runs svc.
+func (o *Orchestrator) target(svc *config.Service) (target.Target, error) {
+	name := string(svc.Type)
+	if svc.IsContainer() {
+		name = "docker"
+	}
+	if svc.Type == config.TypeRemote || svc.Type == config.TypePackage {
+		return nil, fmt.Errorf("%w: %s services need the remote nodes issue", ErrNoTarget, svc.Type)
+	}
+	if t := o.targets[name]; t != nil {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrNoTarget, name)
+}
+
+// Hash is the configuration hash of a service: a changed hash means its instance must be
+// recreated.
+func Hash(svc *config.Service) string {
+	b, _ := json.Marshal(svc)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
+}
+
+// Logs opens the stored output of service, as lines "TIME STREAM TEXT", oldest first; with
+// opts.Follow it goes on with new lines until ctx ends or the reader is closed.
+func (o *Orchestrator) Logs(ctx context.Context, service string, opts target.LogOptions) (io.ReadCloser, error) {
+	if o.stack.Service(service) == nil {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownService, service)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	go func() { // owned by the returned reader: Close ends it
+		defer cancel()
+		err := logfile.Read(ctx, o.LogPath(service), logfile.ReadOptions{Tail: opts.Tail, Since: opts.Since, Follow: opts.Follow}, func(l logfile.Line) error {
+			_, err := fmt.Fprintf(pw, "%s %s %s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"), l.Stream, l.Text)
+			return err
+		})
+		if errors.Is(err, context.Canceled) || errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+		pw.CloseWithError(err)
+	}()
+	return readCloser{pr, cancel}, nil
+}
+
+// readCloser ends the reading goroutine when the reader is closed.
+type readCloser struct {
+	*io.PipeReader
+	cancel context.CancelFunc
+}
+
+func (r readCloser) Close() error {
+	r.cancel()
+	return r.PipeReader.Close()
+}
+
+// LogPath is where the output of svc is written.
+func (o *Orchestrator) LogPath(service string) string {
+	return filepath.Join(o.logDir, o.stack.Name, service+".log")
+}
+
+// Status returns the record of every service, in file order; a service never started is
+// stopped.
+func (o *Orchestrator) Status() []registry.Record {
+	out := make([]registry.Record, 0, len(o.stack.Services))
+	for _, svc := range o.stack.Services {
+		out = append(out, o.insts[svc.Name].record())
+	}
+	return out
+}
+
+// update changes the record of inst durably, then announces the change to waiters.
+func (o *Orchestrator) update(inst *instance, fn func(*registry.Record)) registry.Record {
+	rec, err := o.reg.Update(inst.key, func(r *registry.Record) error {
+		before := r.State
+		fn(r)
+		if r.State == "" {
+			r.State = lifecycle.Stopped
+		}
+		if r.Health == "" {
+			r.Health = lifecycle.HealthNone
+		}
+		if before != "" && before != r.State {
+			if err := lifecycle.Transition(before, r.State); err != nil {
+				o.log.Warn("unexpected transition", "service", inst.svc.Name, "err", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// The registry is the source of truth; a failed write is logged and the in-memory
+		// state still moves on, so waiters are not stuck.
+		o.log.Error("registry update", "service", inst.svc.Name, "err", err)
+		rec = inst.record()
+		fn(&rec)
+	}
+	inst.setRecord(rec)
+	return rec
+}

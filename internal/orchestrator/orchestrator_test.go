@@ -1,0 +1,376 @@
+package orchestrator_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.uber.org/goleak"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/orchestrator"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/internal/target/targettest"
+	"github.com/graph-network-harness/harness/target"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// env is one orchestrator under test, over a Fake target and a real registry file.
+type env struct {
+	t    *testing.T
+	fake *targettest.Fake
+	reg  *registry.Registry
+	o    *orchestrator.Orchestrator
+	stop func()
+}
+
+func newEnv(t *testing.T, yaml string, fake *targettest.Fake) *env {
+	t.Helper()
+	return newEnvIn(t, t.TempDir(), yaml, fake)
+}
+
+// newEnvIn is newEnv on the registry and logs in dir, as a restarted daemon would find them.
+func newEnvIn(t *testing.T, dir, yaml string, fake *targettest.Fake) *env {
+	t.Helper()
+	stack, err := config.Parse(filepath.Join(dir, "services.yaml"), []byte(yaml), config.Options{Lookup: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	reg, err := registry.Open(filepath.Join(dir, "registry.db"), registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := orchestrator.New(orchestrator.Options{
+		Stack: stack, Registry: reg, LogDir: filepath.Join(dir, "logs"),
+		Targets: map[string]target.Target{"process": fake},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- o.Run(ctx) }()
+	e := &env{t: t, fake: fake, reg: reg, o: o}
+	e.stop = func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		reg.Close()
+	}
+	t.Cleanup(func() {
+		if e.stop != nil {
+			e.stop()
+		}
+	})
+	if err := o.Ready(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// starts lists the services the fake started, in order.
+func (e *env) calls(method string) []string {
+	var out []string
+	for _, c := range e.fake.Calls() {
+		if c.Method == method {
+			out = append(out, c.Service)
+		}
+	}
+	return out
+}
+
+func (e *env) states() map[string]lifecycle.State {
+	out := map[string]lifecycle.State{}
+	for _, r := range e.o.Status() {
+		out[r.Key.Service] = r.State
+	}
+	return out
+}
+
+const chain = `version: "1.0"
+services:
+  a:
+    type: process
+    binary: a
+    health_check: {command: check, interval: 1s, start_interval: 100ms, retries: 1}
+  b:
+    type: process
+    binary: b
+    dependencies: [a]
+    health_check: {command: check, interval: 1s, start_interval: 100ms, retries: 1}
+  c:
+    type: process
+    binary: c
+    dependencies: [b]
+`
+
+// healthyAfter makes a service's check fail until d after its first check, then pass.
+func healthyAfter(d time.Duration) targettest.Script {
+	var first atomic.Int64
+	return targettest.Script{Exec: func([]string) (target.ExecResult, error) {
+		now := time.Now().UnixNano()
+		first.CompareAndSwap(0, now)
+		if time.Duration(now-first.Load()) < d {
+			return target.ExecResult{ExitCode: 1, Output: []byte("not yet")}, nil
+		}
+		return target.ExecResult{}, nil
+	}}
+}
+
+func TestChainGatedOnHealth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := targettest.NewFake()
+		fake.SetScript("a", healthyAfter(300*time.Millisecond))
+		fake.SetScript("b", healthyAfter(300*time.Millisecond))
+		e := newEnv(t, chain, fake)
+		start := time.Now()
+		if _, err := e.o.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		if diff := cmp.Diff([]string{"a", "b", "c"}, e.calls("Start")); diff != "" {
+			t.Errorf("start order (-want +got):\n%s", diff)
+		}
+		// c may start only once b is healthy, which is only 300 ms after a was.
+		if took := time.Since(start); took < 600*time.Millisecond {
+			t.Errorf("the chain was ready after %v; want at least 600ms of health gating", took)
+		}
+		want := map[string]lifecycle.State{"a": lifecycle.Running, "b": lifecycle.Running, "c": lifecycle.Running}
+		if diff := cmp.Diff(want, e.states()); diff != "" {
+			t.Errorf("states (-want +got):\n%s", diff)
+		}
+		e.stop()
+		e.stop = nil
+	})
+}
+
+func TestFailedDependencyBlocks(t *testing.T) {
+	fake := targettest.NewFake()
+	fake.SetScript("a", targettest.Script{StartErr: errors.New("no such binary")})
+	e := newEnv(t, chain, fake)
+	res, err := e.o.Start(context.Background())
+	if err == nil {
+		t.Fatal("Start succeeded; want a failure")
+	}
+	if diff := cmp.Diff(map[string]string{"b": "a", "c": "b"}, res.Blocked); diff != "" {
+		t.Errorf("blocked (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a"}, e.calls("Start")); diff != "" {
+		t.Errorf("started (-want +got):\n%s", diff)
+	}
+	want := map[string]lifecycle.State{"a": lifecycle.Failed, "b": lifecycle.Blocked, "c": lifecycle.Blocked}
+	if diff := cmp.Diff(want, e.states()); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+func TestStartupTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := targettest.NewFake()
+		fake.SetScript("a", healthyAfter(time.Hour))
+		yaml := `version: "1.0"
+services:
+  a: {type: process, binary: a, startup_timeout: 2s, health_check: {command: check, interval: 1s, retries: 1}}
+  b: {type: process, binary: b, dependencies: [a]}
+`
+		e := newEnv(t, yaml, fake)
+		start := time.Now()
+		res, err := e.o.Start(context.Background())
+		var te *orchestrator.TimeoutError
+		if !errors.As(res.Failed["a"], &te) || err == nil {
+			t.Fatalf("Start = %v, failed %v; want a startup timeout of a", err, res.Failed)
+		}
+		if took := time.Since(start); took != 2*time.Second {
+			t.Errorf("gave up after %v; want exactly startup_timeout 2s", took)
+		}
+		want := map[string]lifecycle.State{"a": lifecycle.Running, "b": lifecycle.Blocked}
+		if diff := cmp.Diff(want, e.states()); diff != "" {
+			t.Errorf("states (-want +got):\n%s", diff)
+		}
+		e.stop()
+		e.stop = nil
+	})
+}
+
+func TestRestartBackoff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := targettest.NewFake()
+		fake.SetScript("a", targettest.Script{Exits: true, ExitAfter: 10 * time.Millisecond, Exit: target.Exit{Code: 1}})
+		yaml := `version: "1.0"
+services:
+  a:
+    type: process
+    binary: a
+    restart: {policy: on-failure, max_restarts: 4, backoff: {initial: 1s, max: 5s, multiplier: 2, jitter: 0}}
+`
+		e := newEnv(t, yaml, fake)
+		t0 := time.Now()
+		if _, err := e.o.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		rec := e.o.Status()[0]
+		if rec.Restarts != 4 || rec.State != lifecycle.Failed {
+			t.Errorf("after a minute: %d restarts, state %s; want 4 restarts then failed", rec.Restarts, rec.State)
+		}
+		// Runs last 10 ms; backoff 1s, 2s, 4s, 5s (capped) between them.
+		want := []time.Duration{0, 1010 * time.Millisecond, 3020 * time.Millisecond, 7030 * time.Millisecond, 12040 * time.Millisecond}
+		if diff := cmp.Diff(want, e.startTimes(t0)); diff != "" {
+			t.Errorf("start times (-want +got):\n%s", diff)
+		}
+		e.stop()
+		e.stop = nil
+	})
+}
+
+// startTimes are the offsets from t0 at which each run started, from the registry's events.
+func (e *env) startTimes(t0 time.Time) []time.Duration {
+	w, err := e.reg.Watch(context.Background(), 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []time.Duration
+	for ev := range w.Events() {
+		if ev.Record.State == lifecycle.Running && !slices.Contains(out, ev.At.Sub(t0)) {
+			out = append(out, ev.At.Sub(t0))
+		}
+		if ev.Revision == e.reg.Revision() {
+			break
+		}
+	}
+	return out
+}
+
+func TestRestartWhenUnhealthy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fake := targettest.NewFake()
+		var calls atomic.Int64
+		fake.SetScript("a", targettest.Script{Exec: func([]string) (target.ExecResult, error) {
+			if calls.Add(1) == 2 { // healthy, then one failure (retries: 1)
+				return target.ExecResult{ExitCode: 1}, nil
+			}
+			return target.ExecResult{}, nil
+		}})
+		yaml := `version: "1.0"
+services:
+  a: {type: process, binary: a, restart: always, health_check: {command: check, interval: 1s, retries: 1}}
+`
+		e := newEnv(t, yaml, fake)
+		if _, err := e.o.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if diff := cmp.Diff([]string{"a", "a"}, e.calls("Start")); diff != "" {
+			t.Errorf("starts (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff([]string{"a"}, e.calls("Stop")); diff != "" {
+			t.Errorf("stops (-want +got):\n%s", diff)
+		}
+		if rec := e.o.Status()[0]; rec.Restarts != 1 || rec.Health != lifecycle.HealthHealthy {
+			t.Errorf("record %+v; want 1 restart, healthy", rec)
+		}
+		e.stop()
+		e.stop = nil
+	})
+}
+
+func TestStopOrderAndIdempotentStart(t *testing.T) {
+	fake := targettest.NewFake()
+	yaml := `version: "1.0"
+services:
+  a: {type: process, binary: a}
+  b: {type: process, binary: b, dependencies: [a]}
+  c: {type: process, binary: c, dependencies: [b]}
+`
+	e := newEnv(t, yaml, fake)
+	for range 2 {
+		if _, err := e.o.Start(context.Background()); err != nil {
+			t.Fatalf("Start: %v", err)
+		}
+	}
+	if diff := cmp.Diff([]string{"a", "b", "c"}, e.calls("Start")); diff != "" {
+		t.Errorf("a second start must start nothing (-want +got):\n%s", diff)
+	}
+	// Stopping a stops what depends on it, dependents first.
+	if _, err := e.o.Stop(context.Background(), "a"); err != nil {
+		t.Fatalf("Stop: %v", err)
+	}
+	if diff := cmp.Diff([]string{"c", "b", "a"}, e.calls("Stop")); diff != "" {
+		t.Errorf("stop order (-want +got):\n%s", diff)
+	}
+	want := map[string]lifecycle.State{"a": lifecycle.Stopped, "b": lifecycle.Stopped, "c": lifecycle.Stopped}
+	if diff := cmp.Diff(want, e.states()); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+	if _, err := e.o.Stop(context.Background()); err != nil {
+		t.Errorf("stopping stopped services: %v", err)
+	}
+}
+
+func TestCompletedSuccessfully(t *testing.T) {
+	fake := targettest.NewFake()
+	fake.SetScript("migrate", targettest.Script{Exits: true, ExitAfter: 50 * time.Millisecond})
+	yaml := `version: "1.0"
+services:
+  migrate: {type: process, binary: migrate}
+  api:
+    type: process
+    binary: api
+    dependencies: [{service: migrate, condition: completed_successfully}]
+`
+	e := newEnv(t, yaml, fake)
+	if _, err := e.o.Start(context.Background(), "api"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	want := map[string]lifecycle.State{"migrate": lifecycle.Exited, "api": lifecycle.Running}
+	if diff := cmp.Diff(want, e.states()); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
+	}
+}
+
+func TestAdoptAfterRestart(t *testing.T) {
+	fake := targettest.NewFake()
+	yaml := `version: "1.0"
+services:
+  a: {type: process, binary: a}
+  b: {type: process, binary: b}
+`
+	dir := t.TempDir()
+	e := newEnvIn(t, dir, yaml, fake)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := e.o.Status()
+	e.stop() // supervision ends; the services keep running
+	e.stop = nil
+	// b dies while nobody supervises it.
+	if err := fake.Exit(before[1].Handle, target.Exit{Code: 2}); err != nil {
+		t.Fatal(err)
+	}
+
+	again := newEnvIn(t, dir, yaml, fake.Restarted())
+	after := again.o.Status()
+	if after[0].Handle != before[0].Handle || after[0].State != lifecycle.Running {
+		t.Errorf("a after restart: %s %s; want the same handle %s, running", after[0].Handle, after[0].State, before[0].Handle)
+	}
+	if after[1].State != lifecycle.Failed {
+		t.Errorf("b after restart: %s; want failed (it exited while unsupervised)", after[1].State)
+	}
+	if _, err := again.o.Start(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, again.calls("Start"), cmpopts.SortSlices(func(x, y string) bool { return x < y })); diff != "" {
+		t.Errorf("starting an adopted service must start nothing (-want +got):\n%s", diff)
+	}
+}

@@ -1,0 +1,295 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/dag"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// Result says what a Start or Stop did to each service it planned for.
+type Result struct {
+	Plan Plan
+	// Failed maps a service that could not be started, or did not become ready, to why.
+	Failed map[string]error
+	// Blocked maps a service that was not started to the dependency that failed.
+	Blocked map[string]string
+}
+
+// Err summarizes the result as an error, nil when every service is fine.
+func (r Result) Err() error {
+	if len(r.Failed) == 0 && len(r.Blocked) == 0 {
+		return nil
+	}
+	var parts []string
+	for _, a := range r.Plan.Actions {
+		if err, ok := r.Failed[a.Service]; ok {
+			parts = append(parts, fmt.Sprintf("%s: %v", a.Service, err))
+		} else if dep, ok := r.Blocked[a.Service]; ok {
+			parts = append(parts, fmt.Sprintf("%s: blocked by %s", a.Service, dep))
+		}
+	}
+	return errors.New(strings.Join(parts, "; "))
+}
+
+// Start starts the named services (all when none) and their dependencies in dependency
+// order, in parallel up to settings.parallelism, each after its dependencies met their
+// conditions, and returns when every one of them is ready (healthy when it has a check,
+// else started) or failed. A service that runs from the same configuration is left alone.
+func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, error) {
+	if err := o.Ready(ctx); err != nil {
+		return Result{}, err
+	}
+	plan, err := PlanStart(o.stack, names, o.observed(), Hash)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Plan: plan, Failed: map[string]error{}, Blocked: map[string]string{}}
+	verbs := map[string]Verb{}
+	for _, a := range plan.Actions {
+		verbs[a.Service] = a.Verb
+	}
+	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.stack.Settings.Parallelism}, func(ctx context.Context, name string) error {
+		return o.startOne(ctx, o.insts[name], verbs[name])
+	})
+	var werr *dag.WalkError
+	if errors.As(walkErr, &werr) {
+		for name, err := range werr.Failed {
+			var blocked *blockedError
+			if errors.As(err, &blocked) {
+				res.Blocked[name] = blocked.dep
+			} else {
+				res.Failed[name] = err
+			}
+		}
+		for name, dep := range werr.Skipped {
+			res.Blocked[name] = dep
+			o.block(o.insts[name], fmt.Sprintf("dependency %s did not start", dep))
+		}
+	} else if walkErr != nil {
+		return res, walkErr
+	}
+	// Every started service must be ready before Start returns.
+	for _, a := range plan.Actions {
+		if _, bad := res.Failed[a.Service]; bad || res.Blocked[a.Service] != "" {
+			continue
+		}
+		inst := o.insts[a.Service]
+		cond := config.ConditionStarted
+		if inst.healthChecked() {
+			cond = config.ConditionHealthy
+		}
+		if err := o.await(ctx, inst, cond); err != nil {
+			res.Failed[a.Service] = err
+		}
+	}
+	return res, res.Err()
+}
+
+// blockedError is a service that was not started because a dependency failed.
+type blockedError struct{ dep string }
+
+func (e *blockedError) Error() string { return "blocked by " + e.dep }
+
+// startOne waits for the dependencies of inst, then starts it as verb says.
+func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) error {
+	if verb == VerbKeep {
+		return nil
+	}
+	for _, dep := range inst.svc.Dependencies {
+		if err := o.await(ctx, o.insts[dep.Service], dep.Condition); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			o.block(inst, fmt.Sprintf("dependency %s: %v", dep.Service, err))
+			return &blockedError{dep: dep.Service}
+		}
+	}
+	inst.op.Lock()
+	defer inst.op.Unlock()
+	if verb == VerbRecreate {
+		if err := o.stopLocked(ctx, inst, "configuration changed"); err != nil {
+			return err
+		}
+	}
+	inst.mu.Lock()
+	inst.wanted = true
+	inst.mu.Unlock()
+	return o.launch(ctx, inst, 0)
+}
+
+// block records that inst was not started because of a dependency.
+func (o *Orchestrator) block(inst *instance, why string) {
+	o.update(inst, func(r *registry.Record) {
+		if r.State.Active() {
+			return
+		}
+		r.State = lifecycle.Blocked
+		r.Health = lifecycle.HealthNone
+		r.Message = why
+	})
+}
+
+// launch starts one run of inst and supervises it; restarts counts the runs before it.
+// The caller holds inst.op.
+func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int) error {
+	if _, err := o.supervision(); err != nil {
+		return err
+	}
+	tgt, err := o.target(inst.svc)
+	if err != nil {
+		o.fail(inst, err)
+		return err
+	}
+	spec, err := o.spec(inst.svc)
+	if err != nil {
+		o.fail(inst, err)
+		return err
+	}
+	o.update(inst, func(r *registry.Record) {
+		r.State = lifecycle.Starting
+		r.Health = lifecycle.HealthNone
+		r.Message = ""
+		r.Node = o.stack.NodeName(inst.svc)
+		r.ConfigHash = spec.ConfigHash
+	})
+	launched := time.Now()
+	inst.mu.Lock()
+	inst.launched = launched
+	inst.mu.Unlock()
+	h, err := tgt.Start(ctx, spec)
+	if err != nil {
+		err = fmt.Errorf("start %s: %w", inst.svc.Name, err)
+		o.fail(inst, err)
+		return err
+	}
+	health := lifecycle.HealthNone
+	if inst.healthChecked() {
+		health = lifecycle.HealthStarting
+	}
+	o.update(inst, func(r *registry.Record) {
+		r.Handle = h
+		r.State = lifecycle.Running
+		r.Health = health
+		r.Restarts = restarts
+		r.StartedAt = launched
+		r.Endpoints = o.endpoints(inst.svc)
+	})
+	o.supervise(inst, tgt, h)
+	return nil
+}
+
+// fail records that inst could not be started.
+func (o *Orchestrator) fail(inst *instance, err error) {
+	o.update(inst, func(r *registry.Record) {
+		r.State = lifecycle.Failed
+		r.Health = lifecycle.HealthNone
+		r.Message = err.Error()
+	})
+}
+
+// observed reads what runs now, from the records.
+func (o *Orchestrator) observed() map[string]Observed {
+	out := make(map[string]Observed, len(o.insts))
+	for name, inst := range o.insts {
+		rec := inst.record()
+		out[name] = Observed{Running: rec.State == lifecycle.Running || rec.State == lifecycle.Starting, ConfigHash: rec.ConfigHash}
+	}
+	return out
+}
+
+// spec renders everything a target needs to start svc.
+func (o *Orchestrator) spec(svc *config.Service) (target.Spec, error) {
+	resolve := o.resolver()
+	env, err := o.stack.Environ(svc, resolve)
+	if err != nil {
+		return target.Spec{}, err
+	}
+	argv := []string{svc.Binary}
+	if strings.Contains(svc.Binary, "/") && !filepath.IsAbs(svc.Binary) {
+		argv[0] = filepath.Join(o.stack.Dir, svc.Binary)
+	}
+	for _, a := range svc.Args {
+		s, err := a.Render(resolve)
+		if err != nil {
+			return target.Spec{}, fmt.Errorf("args: %w", err)
+		}
+		argv = append(argv, s)
+	}
+	dir := o.stack.Dir
+	if svc.WorkingDir != "" {
+		dir = svc.WorkingDir
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(o.stack.Dir, dir)
+		}
+	}
+	return target.Spec{
+		Stack:      o.stack.Name,
+		Service:    svc.Name,
+		Argv:       argv,
+		Dir:        dir,
+		Env:        append(append([]string(nil), o.environ...), env...),
+		User:       svc.User,
+		StopSignal: svc.StopSignal,
+		LogPath:    o.LogPath(svc.Name),
+		ConfigHash: Hash(svc),
+		Labels:     svc.Labels,
+	}, nil
+}
+
+// resolver renders service references for local services: every local service is on
+// loopback, at its first port.
+func (o *Orchestrator) resolver() config.Resolver {
+	return func(r config.Ref) (string, error) {
+		to := o.stack.Service(r.Service)
+		if to == nil {
+			return "", fmt.Errorf("%w: %q", ErrUnknownService, r.Service)
+		}
+		if o.stack.NodeName(to) != "local" {
+			return "", fmt.Errorf("%s runs on node %s: remote addresses need the network issue", to.Name, o.stack.NodeName(to))
+		}
+		ip, port := "127.0.0.1", ""
+		if len(to.Ports) > 0 {
+			p := to.Ports[0].Published
+			if p == 0 {
+				p = to.Ports[0].Target
+			}
+			port = strconv.Itoa(p)
+		}
+		switch r.Property {
+		case config.PropIP, config.PropHost:
+			return ip, nil
+		case config.PropPort:
+			return port, nil
+		case config.PropAddr:
+			if port == "" {
+				return ip, nil
+			}
+			return net.JoinHostPort(ip, port), nil
+		}
+		return "", fmt.Errorf("unknown property %q", r.Property)
+	}
+}
+
+// endpoints are the addresses a local service is reached at.
+func (o *Orchestrator) endpoints(svc *config.Service) []registry.Endpoint {
+	var out []registry.Endpoint
+	for _, p := range svc.Ports {
+		port := p.Published
+		if port == 0 {
+			port = p.Target
+		}
+		out = append(out, registry.Endpoint{Network: "loopback", IP: "127.0.0.1", Port: port})
+	}
+	return out
+}

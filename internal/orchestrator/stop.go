@@ -1,0 +1,106 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/graph-network-harness/harness/internal/dag"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/registry"
+)
+
+// Stop stops the named services (all when none) and every running service that depends on
+// them, dependents first, in parallel up to settings.parallelism. Stopping a service that
+// does not run succeeds. A stopped service is not restarted until it is started again.
+func (o *Orchestrator) Stop(ctx context.Context, names ...string) (Result, error) {
+	if err := o.Ready(ctx); err != nil {
+		return Result{}, err
+	}
+	plan, err := PlanStop(o.stack, names, o.observed())
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Plan: plan, Failed: map[string]error{}, Blocked: map[string]string{}}
+	planned := map[string]bool{}
+	for _, a := range plan.Actions {
+		planned[a.Service] = true
+	}
+	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.stack.Settings.Parallelism, Reverse: true}, func(ctx context.Context, name string) error {
+		inst := o.insts[name]
+		inst.op.Lock()
+		defer inst.op.Unlock()
+		inst.mu.Lock()
+		inst.wanted = false
+		inst.mu.Unlock()
+		if !planned[name] {
+			o.settle(inst)
+			return nil
+		}
+		return o.stopLocked(ctx, inst, "stopped on request")
+	})
+	var werr *dag.WalkError
+	if errors.As(walkErr, &werr) {
+		for name, err := range werr.Failed {
+			res.Failed[name] = err
+		}
+		for name, dep := range werr.Skipped {
+			res.Failed[name] = fmt.Errorf("not stopped: %s could not be stopped first", dep)
+		}
+	} else if walkErr != nil {
+		return res, walkErr
+	}
+	return res, res.Err()
+}
+
+// settle marks a service that does not run as stopped (an exited, failed or blocked one).
+func (o *Orchestrator) settle(inst *instance) {
+	if st := inst.record().State; st == lifecycle.Stopped || st.Active() {
+		return
+	}
+	o.update(inst, func(r *registry.Record) { r.State = lifecycle.Stopped })
+}
+
+// stopLocked stops the current run of inst, if any, and records it stopped with why. The
+// caller holds inst.op.
+func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why string) error {
+	inst.mu.Lock()
+	r := inst.run
+	inst.run = nil
+	inst.mu.Unlock()
+	rec := inst.record()
+	if r == nil && !rec.State.Active() {
+		o.settle(inst)
+		return nil
+	}
+	tgt, err := o.target(inst.svc)
+	if err != nil {
+		return err
+	}
+	if r != nil {
+		r.cancel() // end the probe and the exit watcher first: this stop is not a crash
+	}
+	o.update(inst, func(r *registry.Record) { r.State = lifecycle.Stopping })
+	stopErr := tgt.Stop(ctx, rec.Handle, inst.svc.ShutdownTimeout.Std())
+	if r != nil {
+		<-r.done
+	}
+	if stopErr != nil {
+		err := fmt.Errorf("stop %s: %w", inst.svc.Name, stopErr)
+		o.update(inst, func(r *registry.Record) {
+			r.State = lifecycle.Failed
+			r.Message = err.Error()
+		})
+		return err
+	}
+	st, _ := tgt.Inspect(ctx, rec.Handle)
+	o.update(inst, func(r *registry.Record) {
+		r.State = lifecycle.Stopped
+		r.Health = lifecycle.HealthNone
+		r.Message = why
+		if st.Exit != nil {
+			r.LastExit = st.Exit
+		}
+	})
+	return nil
+}

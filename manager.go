@@ -1,0 +1,157 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/orchestrator"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/internal/target/process"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// Options configure a Manager.
+type Options struct {
+	// ConfigFile is the services.yaml to load; ignored when Stack is set.
+	ConfigFile string
+	// Stack is a stack loaded or built in code.
+	Stack *config.Stack
+	// DataDir holds the registry and the logs (DataDir/logs/STACK/SERVICE.log). Required.
+	DataDir string
+	// Environ is the environment services inherit and ${VAR} reads; nil means os.Environ().
+	Environ []string
+	// Targets adds or replaces targets by name ("process", "docker").
+	Targets map[string]target.Target
+	Logger  *slog.Logger
+}
+
+// Manager runs one stack.
+type Manager struct {
+	stack   *config.Stack
+	reg     *registry.Registry
+	orch    *orchestrator.Orchestrator
+	process *process.Target
+	cancel  context.CancelFunc
+	done    chan error
+}
+
+// New loads the stack, opens the data dir, adopts what already runs from an earlier Manager
+// or daemon, and starts supervising. It starts no service.
+func New(ctx context.Context, opts Options) (*Manager, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("harness: Options.DataDir is required")
+	}
+	environ := opts.Environ
+	if environ == nil {
+		environ = os.Environ()
+	}
+	stack := opts.Stack
+	if stack == nil {
+		s, err := config.Load(opts.ConfigFile, config.Options{Lookup: lookup(environ)})
+		if err != nil {
+			return nil, fmt.Errorf("harness: %w", err)
+		}
+		stack = s
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("harness: data dir: %w", err)
+	}
+	reg, err := registry.Open(filepath.Join(opts.DataDir, "registry.db"), registry.Options{Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("harness: %w", err)
+	}
+	proc := process.New(process.Options{Logger: opts.Logger, StateDir: filepath.Join(opts.DataDir, "instances")})
+	targets := map[string]target.Target{"process": proc}
+	for name, t := range opts.Targets {
+		targets[name] = t
+	}
+	orch, err := orchestrator.New(orchestrator.Options{
+		Stack: stack, Registry: reg, Targets: targets, Environ: environ,
+		LogDir: filepath.Join(opts.DataDir, "logs"), Logger: opts.Logger,
+	})
+	if err != nil {
+		proc.Close()
+		reg.Close()
+		return nil, fmt.Errorf("harness: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m := &Manager{stack: stack, reg: reg, orch: orch, process: proc, cancel: cancel, done: make(chan error, 1)}
+	go func() { m.done <- orch.Run(runCtx) }()
+	if err := orch.Ready(ctx); err != nil { // waits until what runs is adopted
+		m.Close()
+		return nil, fmt.Errorf("harness: %w", err)
+	}
+	return m, nil
+}
+
+func lookup(environ []string) config.Lookup {
+	env := map[string]string{}
+	for _, kv := range environ {
+		for i := range len(kv) {
+			if kv[i] == '=' {
+				env[kv[:i]] = kv[i+1:]
+				break
+			}
+		}
+	}
+	return func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+}
+
+// Stack returns the stack the Manager runs.
+func (m *Manager) Stack() *config.Stack { return m.stack }
+
+// Start starts the named services (all when none) and their dependencies, and returns when
+// each is ready (healthy when it has a check, else started). A service already running from
+// the same configuration is left alone.
+func (m *Manager) Start(ctx context.Context, names ...string) error {
+	_, err := m.orch.Start(ctx, names...)
+	return err
+}
+
+// Stop stops the named services (all when none) and what depends on them, dependents first.
+func (m *Manager) Stop(ctx context.Context, names ...string) error {
+	_, err := m.orch.Stop(ctx, names...)
+	return err
+}
+
+// ServiceStatus is the state of one service.
+type ServiceStatus = registry.Record
+
+// Status returns every service's state, in file order.
+func (m *Manager) Status() []ServiceStatus { return m.orch.Status() }
+
+// Event is one change of a service's state, health or record.
+type Event = registry.Event
+
+// Watch delivers every change after revision since (0: from the oldest kept) until ctx ends.
+func (m *Manager) Watch(ctx context.Context, since uint64) (<-chan Event, error) {
+	w, err := m.reg.Watch(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	return w.Events(), nil
+}
+
+// Logs opens the stored output of a service: lines "TIME STREAM TEXT".
+func (m *Manager) Logs(ctx context.Context, service string, opts target.LogOptions) (io.ReadCloser, error) {
+	return m.orch.Logs(ctx, service, opts)
+}
+
+// Shutdown stops every service, then closes the Manager.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	return errors.Join(m.Stop(ctx), m.Close())
+}
+
+// Close stops supervision and releases the data dir. The services keep running; the next
+// Manager or daemon on the same data dir adopts them.
+func (m *Manager) Close() error {
+	m.cancel()
+	err := <-m.done
+	return errors.Join(err, m.process.Close(), m.reg.Close())
+}
