@@ -39,7 +39,9 @@ func TestPlanGolden(t *testing.T) {
 		plan func() (orchestrator.Plan, error)
 	}{
 		{"start-all", func() (orchestrator.Plan, error) { return orchestrator.PlanStart(stack, nil, observed, hash) }},
-		{"start-api", func() (orchestrator.Plan, error) { return orchestrator.PlanStart(stack, []string{"api"}, observed, hash) }},
+		{"start-api", func() (orchestrator.Plan, error) {
+			return orchestrator.PlanStart(stack, []string{"api"}, observed, hash)
+		}},
 		{"stop-all", func() (orchestrator.Plan, error) { return orchestrator.PlanStop(stack, nil, observed) }},
 		{"stop-db", func() (orchestrator.Plan, error) { return orchestrator.PlanStop(stack, []string{"db"}, observed) }},
 	}
