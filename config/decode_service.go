@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -148,31 +149,32 @@ func (d *decoder) httpCheck(n *yaml.Node, what string) *HTTPCheck {
 
 func (d *decoder) tcpCheck(n *yaml.Node, what string) *TCPCheck {
 	c := &TCPCheck{}
-	if n = d.node(n); n != nil && n.Kind == yaml.ScalarNode {
-		c.Port, _ = d.integer(n, what)
-		c.pos = d.pos(n)
-		return c
-	}
-	d.mapping(n, what, handlers{
-		"host": func(v *yaml.Node) { c.Host = d.str(v, what+".host") },
-		"port": func(v *yaml.Node) { c.Port, _ = d.integer(v, what+".port"); c.pos = d.pos(v) },
-	})
+	d.endpoint(n, what, &c.Host, &c.Port, &c.pos, nil)
 	return c
 }
 
 func (d *decoder) grpcCheck(n *yaml.Node, what string) *GRPCCheck {
 	c := &GRPCCheck{}
-	if n = d.node(n); n != nil && n.Kind == yaml.ScalarNode {
-		c.Port, _ = d.integer(n, what)
-		c.pos = d.pos(n)
-		return c
-	}
-	d.mapping(n, what, handlers{
-		"host":    func(v *yaml.Node) { c.Host = d.str(v, what+".host") },
-		"port":    func(v *yaml.Node) { c.Port, _ = d.integer(v, what+".port"); c.pos = d.pos(v) },
+	d.endpoint(n, what, &c.Host, &c.Port, &c.pos, handlers{
 		"service": func(v *yaml.Node) { c.Service = d.str(v, what+".service") },
 	})
 	return c
+}
+
+// endpoint decodes the address of a tcp or grpc check: a port, or {host, port} with the
+// check's own extra keys; pos records where the port was written.
+func (d *decoder) endpoint(n *yaml.Node, what string, host *string, port *int, pos *Pos, extra handlers) {
+	if n = d.node(n); n != nil && n.Kind == yaml.ScalarNode {
+		*port, _ = d.integer(n, what)
+		*pos = d.pos(n)
+		return
+	}
+	h := handlers{
+		"host": func(v *yaml.Node) { *host = d.str(v, what+".host") },
+		"port": func(v *yaml.Node) { *port, _ = d.integer(v, what+".port"); *pos = d.pos(v) },
+	}
+	maps.Copy(h, extra)
+	d.mapping(n, what, h)
 }
 
 // restart decodes "no|on-failure[:N]|always|unless-stopped" or the mapping form. The fields
