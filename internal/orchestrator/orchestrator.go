@@ -173,11 +173,12 @@ func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registr
 	if err != nil {
 		return err
 	}
+	// It was started and not stopped: it is wanted, so its restart policy applies.
+	inst.mu.Lock()
+	inst.wanted = true
+	inst.mu.Unlock()
 	st, err := tgt.Inspect(ctx, rec.Handle)
 	if err == nil && st.Running {
-		inst.mu.Lock()
-		inst.wanted = true
-		inst.mu.Unlock()
 		o.supervise(inst, tgt, rec.Handle)
 		return nil
 	}

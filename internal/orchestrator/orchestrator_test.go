@@ -345,6 +345,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 services:
   a: {type: process, binary: a}
   b: {type: process, binary: b}
+  c: {type: process, binary: c, restart: {policy: always, backoff: {initial: 10ms}}}
 `
 	dir := t.TempDir()
 	e := newEnvIn(t, dir, yaml, fake)
@@ -354,9 +355,11 @@ services:
 	before := e.o.Status()
 	e.stop() // supervision ends; the services keep running
 	e.stop = nil
-	// b dies while nobody supervises it.
-	if err := fake.Exit(before[1].Handle, target.Exit{Code: 2}); err != nil {
-		t.Fatal(err)
+	// b and c die while nobody supervises them.
+	for _, r := range before[1:] {
+		if err := fake.Exit(r.Handle, target.Exit{Code: 2}); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	again := newEnvIn(t, dir, yaml, fake.Restarted())
@@ -370,7 +373,12 @@ services:
 	if _, err := again.o.Start(context.Background(), "a"); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"a", "b"}, again.calls("Start"), cmpopts.SortSlices(func(x, y string) bool { return x < y })); diff != "" {
-		t.Errorf("starting an adopted service must start nothing (-want +got):\n%s", diff)
+	// c's policy restarts it once adopted; a is adopted, not started again; b stays failed.
+	deadline := time.Now().Add(10 * time.Second)
+	for again.o.Status()[2].State != lifecycle.Running && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if diff := cmp.Diff([]string{"a", "b", "c", "c"}, again.calls("Start"), cmpopts.SortSlices(func(x, y string) bool { return x < y })); diff != "" {
+		t.Errorf("starts (-want +got):\n%s", diff)
 	}
 }

@@ -124,6 +124,7 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 	}
 	inst.mu.Lock()
 	inst.wanted = true
+	inst.streak = 0 // a start on request begins a new backoff sequence
 	inst.mu.Unlock()
 	return o.launch(ctx, inst, 0)
 }
