@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -64,6 +65,13 @@ func BenchmarkStart1000Sleep(b *testing.B) {
 			b.Fatal(err)
 		}
 		start := time.Since(t0)
+		b.StopTimer()
+		// Supervisor memory and idle CPU with the 1,000 services running and no checks.
+		rss := rssMB(b)
+		cpu0, idle0 := cpuTime(), time.Now()
+		time.Sleep(2 * time.Second)
+		idle := float64(cpuTime()-cpu0) / float64(time.Since(idle0)) * 100
+		b.StartTimer()
 		t1 := time.Now()
 		if err := m.Stop(ctx); err != nil {
 			b.Fatal(err)
@@ -73,6 +81,8 @@ func BenchmarkStart1000Sleep(b *testing.B) {
 		m.Close()
 		b.ReportMetric(float64(start.Milliseconds()), "start-ms")
 		b.ReportMetric(float64(stop.Milliseconds()), "stop-ms")
+		b.ReportMetric(rss, "rss-MB")
+		b.ReportMetric(idle, "idle-cpu-%")
 		b.StartTimer()
 	}
 }
@@ -171,4 +181,28 @@ func freePort(b *testing.B) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// rssMB is this process's resident memory in MB, from /proc/self/status.
+func rssMB(b *testing.B) float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(rest), "%f", &kb)
+			return kb / 1024
+		}
+	}
+	b.Fatal("no VmRSS in /proc/self/status")
+	return 0
+}
+
+// cpuTime is the user and system CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

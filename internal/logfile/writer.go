@@ -152,6 +152,9 @@ func (w *Writer) removeExtra() error {
 	return nil
 }
 
+// initialBuf is the size Drain's buffer starts at.
+const initialBuf = 8 << 10
+
 // Drain reads r until EOF and stores each line it reads under stream ("stdout" or
 // "stderr"). Text longer than 64 KiB without a newline is stored as several lines,
 // cut at a UTF-8 character boundary where there is one; a final line without a
@@ -166,10 +169,17 @@ func (w *Writer) Drain(stream string, r io.Reader) error {
 	if err := checkStream(stream); err != nil {
 		return fmt.Errorf("drain: %w", err)
 	}
-	buf := make([]byte, maxText+readSize)
+	// The buffer starts small, so that a thousand quiet services cost little memory, and
+	// doubles while a line does not fit, up to the longest line plus one read.
+	buf := make([]byte, initialBuf)
 	b := batch{stream: stream}
 	n := 0 // bytes of buf not yet stored: the start of a line
 	for {
+		if n == len(buf) {
+			grown := make([]byte, min(2*len(buf), maxText+readSize))
+			copy(grown, buf[:n])
+			buf = grown
+		}
 		m, rerr := r.Read(buf[n:])
 		n += m
 		b.reset()
