@@ -148,6 +148,21 @@ func TestChainGatedOnHealth(t *testing.T) {
 		if diff := cmp.Diff(want, e.states()); diff != "" {
 			t.Errorf("states (-want +got):\n%s", diff)
 		}
+		// While c waited, its record said so.
+		type step struct {
+			State   lifecycle.State
+			Message string
+		}
+		var got []step
+		for _, ev := range e.events() {
+			if ev.Record.Key.Service == "c" {
+				got = append(got, step{ev.Record.State, ev.Record.Message})
+			}
+		}
+		wantSteps := []step{{lifecycle.Starting, "waiting for b (healthy)"}, {lifecycle.Running, ""}}
+		if diff := cmp.Diff(wantSteps, got); diff != "" {
+			t.Errorf("records of c (-want +got):\n%s", diff)
+		}
 		e.stop()
 		e.stop = nil
 	})
@@ -235,16 +250,28 @@ services:
 
 // startTimes are the offsets from t0 at which each run started, from the registry's events.
 func (e *env) startTimes(t0 time.Time) []time.Duration {
-	w, err := e.reg.Watch(context.Background(), 0)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var out []time.Duration
-	for ev := range w.Events() {
+	for _, ev := range e.events() {
 		if ev.Record.State == lifecycle.Running && !slices.Contains(out, ev.At.Sub(t0)) {
 			out = append(out, ev.At.Sub(t0))
 		}
-		if ev.Revision == e.reg.Revision() {
+	}
+	return out
+}
+
+// events returns every event the registry recorded so far.
+func (e *env) events() []registry.Event {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w, err := e.reg.Watch(ctx, 0)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	last := e.reg.Revision()
+	var out []registry.Event
+	for ev := range w.Events() {
+		out = append(out, ev)
+		if ev.Revision == last {
 			break
 		}
 	}

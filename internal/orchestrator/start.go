@@ -106,9 +106,29 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 	if verb == VerbKeep {
 		return nil
 	}
+	waiting := false
 	for _, dep := range inst.svc.Dependencies {
+		if ok, _ := met(o.insts[dep.Service].record(), dep.Condition); !ok && !waiting {
+			// Show that it waits (status, events) rather than looking stopped.
+			waiting = true
+			o.update(inst, func(r *registry.Record) {
+				if r.State == lifecycle.Running || r.State == lifecycle.Stopping {
+					return
+				}
+				r.State = lifecycle.Starting
+				r.Health = lifecycle.HealthNone
+				r.Message = fmt.Sprintf("waiting for %s (%s)", dep.Service, dep.Condition)
+			})
+		}
 		if err := o.await(ctx, o.insts[dep.Service], dep.Condition); err != nil {
 			if ctx.Err() != nil {
+				if waiting {
+					o.update(inst, func(r *registry.Record) {
+						if r.State == lifecycle.Starting {
+							r.State, r.Message = lifecycle.Stopped, "start cancelled"
+						}
+					})
+				}
 				return err
 			}
 			o.block(inst, fmt.Sprintf("dependency %s: %v", dep.Service, err))
@@ -132,7 +152,7 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 // block records that inst was not started because of a dependency.
 func (o *Orchestrator) block(inst *instance, why string) {
 	o.update(inst, func(r *registry.Record) {
-		if r.State.Active() {
+		if r.State == lifecycle.Running || r.State == lifecycle.Stopping {
 			return
 		}
 		r.State = lifecycle.Blocked
@@ -157,13 +177,13 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		o.fail(inst, err)
 		return err
 	}
-	o.update(inst, func(r *registry.Record) {
-		r.State = lifecycle.Starting
-		r.Health = lifecycle.HealthNone
-		r.Message = ""
-		r.Node = o.stack.NodeName(inst.svc)
-		r.ConfigHash = spec.ConfigHash
-	})
+	if inst.record().State != lifecycle.Starting { // already starting when it waited for dependencies
+		o.update(inst, func(r *registry.Record) {
+			r.State = lifecycle.Starting
+			r.Health = lifecycle.HealthNone
+			r.Message = ""
+		})
+	}
 	launched := time.Now()
 	inst.mu.Lock()
 	inst.launched = launched
@@ -180,6 +200,9 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 	}
 	o.update(inst, func(r *registry.Record) {
 		r.Handle = h
+		r.Node = o.stack.NodeName(inst.svc)
+		r.ConfigHash = spec.ConfigHash
+		r.Message = ""
 		r.State = lifecycle.Running
 		r.Health = health
 		r.Restarts = restarts
