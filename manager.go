@@ -53,7 +53,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	stack := opts.Stack
 	if stack == nil {
-		s, err := config.Load(opts.ConfigFile, config.Options{Lookup: lookup(environ)})
+		s, err := config.Load(opts.ConfigFile, config.Options{Lookup: config.EnvironLookup(environ)})
 		if err != nil {
 			return nil, fmt.Errorf("harness: %w", err)
 		}
@@ -88,19 +88,6 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	return m, nil
-}
-
-func lookup(environ []string) config.Lookup {
-	env := map[string]string{}
-	for _, kv := range environ {
-		for i := range len(kv) {
-			if kv[i] == '=' {
-				env[kv[:i]] = kv[i+1:]
-				break
-			}
-		}
-	}
-	return func(name string) (string, bool) { v, ok := env[name]; return v, ok }
 }
 
 // Stack returns the stack the Manager runs.

@@ -7,6 +7,19 @@ import (
 	"strings"
 )
 
+// EnvironLookup is the Lookup of an environment written as NAME=value entries, the form of
+// os.Environ; a later entry of a name wins, as in os/exec.
+func EnvironLookup(environ []string) Lookup {
+	return func(name string) (string, bool) {
+		for i := len(environ) - 1; i >= 0; i-- {
+			if v, ok := strings.CutPrefix(environ[i], name+"="); ok {
+				return v, true
+			}
+		}
+		return "", false
+	}
+}
+
 // EnvVar is one environment variable of a service.
 type EnvVar struct {
 	Name  string

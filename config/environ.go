@@ -54,10 +54,9 @@ func (s *Stack) StaticResolver(from *Service) Resolver {
 			return "", fmt.Errorf("unknown service %q", r.Service)
 		}
 		sameNode := s.NodeName(from) == s.NodeName(to)
-		host := "127.0.0.1"
-		port := 0
+		host, port := "127.0.0.1", 0
 		if len(to.Ports) > 0 {
-			port = to.Ports[0].Published
+			port = to.Ports[0].HostPort()
 		}
 		switch {
 		case sameNode && from.IsContainer() && to.IsContainer():
@@ -70,23 +69,26 @@ func (s *Stack) StaticResolver(from *Service) Resolver {
 		case !sameNode:
 			return "", fmt.Errorf("the address of %q as seen from node %q is known only when the stack runs", to.Name, s.NodeName(from))
 		}
-		if port == 0 && len(to.Ports) > 0 {
-			port = to.Ports[0].Target
-		}
-		switch r.Property {
-		case PropIP, PropHost:
-			return host, nil
-		case PropPort:
-			if port == 0 {
-				return "", nil
-			}
-			return strconv.Itoa(port), nil
-		case PropAddr:
-			if port == 0 {
-				return host, nil
-			}
-			return net.JoinHostPort(host, strconv.Itoa(port)), nil
-		}
-		return "", fmt.Errorf("unknown property %q", r.Property)
+		return PropertyValue(r.Property, host, port)
 	}
+}
+
+// PropertyValue renders a reference's property for a service reached at host and port
+// (0: the service has no port; port renders empty and addr as host alone).
+func PropertyValue(property, host string, port int) (string, error) {
+	switch property {
+	case PropIP, PropHost:
+		return host, nil
+	case PropPort:
+		if port == 0 {
+			return "", nil
+		}
+		return strconv.Itoa(port), nil
+	case PropAddr:
+		if port == 0 {
+			return host, nil
+		}
+		return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	}
+	return "", fmt.Errorf("unknown property %q", property)
 }

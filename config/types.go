@@ -162,6 +162,10 @@ type Port struct {
 	pos Pos
 }
 
+// HostPort is the port the service is reached at from its host: the published port, else the
+// target port.
+func (p Port) HostPort() int { return or(p.Published, p.Target) }
+
 // Condition is what a dependency must reach before its dependent starts.
 type Condition string
 

@@ -4,7 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
+
+	"github.com/graph-network-harness/harness/config"
 )
 
 // env is the environment Main was given, in order. A later definition of a name wins, as in
@@ -12,14 +13,7 @@ import (
 type env []string
 
 // Lookup returns the value of name and whether it is set; it is the config.Lookup of a run.
-func (e env) Lookup(name string) (string, bool) {
-	for i := len(e) - 1; i >= 0; i-- {
-		if k, v, ok := strings.Cut(e[i], "="); ok && k == name {
-			return v, true
-		}
-	}
-	return "", false
-}
+func (e env) Lookup(name string) (string, bool) { return config.EnvironLookup(e)(name) }
 
 // get returns the value of name, empty when unset.
 func (e env) get(name string) string {

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -282,26 +280,11 @@ func (o *Orchestrator) resolver() config.Resolver {
 		if o.stack.NodeName(to) != "local" {
 			return "", fmt.Errorf("%s runs on node %s: remote addresses need the network issue", to.Name, o.stack.NodeName(to))
 		}
-		ip, port := "127.0.0.1", ""
+		port := 0
 		if len(to.Ports) > 0 {
-			p := to.Ports[0].Published
-			if p == 0 {
-				p = to.Ports[0].Target
-			}
-			port = strconv.Itoa(p)
+			port = to.Ports[0].HostPort()
 		}
-		switch r.Property {
-		case config.PropIP, config.PropHost:
-			return ip, nil
-		case config.PropPort:
-			return port, nil
-		case config.PropAddr:
-			if port == "" {
-				return ip, nil
-			}
-			return net.JoinHostPort(ip, port), nil
-		}
-		return "", fmt.Errorf("unknown property %q", r.Property)
+		return config.PropertyValue(r.Property, "127.0.0.1", port)
 	}
 }
 
@@ -309,11 +292,7 @@ func (o *Orchestrator) resolver() config.Resolver {
 func (o *Orchestrator) endpoints(svc *config.Service) []registry.Endpoint {
 	var out []registry.Endpoint
 	for _, p := range svc.Ports {
-		port := p.Published
-		if port == 0 {
-			port = p.Target
-		}
-		out = append(out, registry.Endpoint{Network: "loopback", IP: "127.0.0.1", Port: port})
+		out = append(out, registry.Endpoint{Network: "loopback", IP: "127.0.0.1", Port: p.HostPort()})
 	}
 	return out
 }

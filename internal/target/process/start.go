@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -219,7 +220,7 @@ func resolveArgv0(name, dir string, env []string) (string, error) {
 	if name == "" {
 		return "", fmt.Errorf("empty program name: %w", target.ErrInvalidSpec)
 	}
-	path, ok := lookupEnv(env, "PATH")
+	path, ok := config.EnvironLookup(env)("PATH")
 	if !ok {
 		path = defaultPath
 	}
@@ -247,16 +248,6 @@ func checkExecutable(p string) error {
 		return errors.New("not executable")
 	}
 	return nil
-}
-
-// lookupEnv returns the value of name in env; the last entry wins, as in os/exec.
-func lookupEnv(env []string, name string) (string, bool) {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // credential resolves Spec.User, "USER[:GROUP]" where each is a name or a number, to the
