@@ -3,6 +3,7 @@ package config
 import (
 	"cmp"
 	"fmt"
+	"os/exec"
 	"slices"
 	"strings"
 )
@@ -98,7 +99,22 @@ func (e *Error) Error() string {
 // collector gathers diagnostics while a file is decoded and validated.
 type collector struct {
 	diags  Diagnostics
-	strict bool // unset variables are errors
+	strict bool            // unset variables are errors
+	path   map[string]bool // binaries looked up on PATH, each once per load
+}
+
+// onPath reports whether the binary is found on PATH, looking each name up once.
+func (c *collector) onPath(binary string) bool {
+	found, ok := c.path[binary]
+	if !ok {
+		_, err := exec.LookPath(binary)
+		found = err == nil
+		if c.path == nil {
+			c.path = map[string]bool{}
+		}
+		c.path[binary] = found
+	}
+	return found
 }
 
 func (c *collector) errorf(p Pos, format string, args ...any) {

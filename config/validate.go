@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -295,7 +294,7 @@ func (s *Stack) validatePaths(c *collector, svc *Service, what string) {
 			c.warnf(svc.pos.at("binary", svc.pos.self()), "%s: binary %s does not exist yet", what, svc.Binary)
 		}
 	case svc.Type == TypeProcess && svc.Binary != "":
-		if _, err := exec.LookPath(svc.Binary); err != nil {
+		if !c.onPath(svc.Binary) {
 			c.warnf(svc.pos.at("binary", svc.pos.self()), "%s: binary %s is not on PATH", what, svc.Binary)
 		}
 	case svc.Type == TypePackage && svc.Package != "":
