@@ -144,8 +144,8 @@ func BenchmarkChain50HTTP(b *testing.B) {
 	}
 	var y strings.Builder
 	y.WriteString("version: \"1.0\"\nname: http\nservices:\n")
-	for i := range 50 {
-		port := freePort(b)
+	ports := freePorts(b, 50)
+	for i, port := range ports {
 		fmt.Fprintf(&y, "  s%d:\n    type: process\n    binary: %s\n    env: {HARNESS_BENCH_HTTP: \"127.0.0.1:%d\"}\n    ports: [%d]\n    health_check: {http: \"http://127.0.0.1:%d/health\", interval: 30s}\n", i, self, port, port, port)
 		if i > 0 {
 			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
@@ -173,14 +173,19 @@ func benchChain(b *testing.B, yaml string) {
 	}
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
+// freePorts returns n distinct loopback ports that were free a moment ago: every listener is
+// held until all are chosen, so that none is handed out twice.
+func freePorts(b *testing.B, n int) []int {
+	ports := make([]int, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		ports[i] = ln.Addr().(*net.TCPAddr).Port
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports
 }
 
 // rssMB is this process's resident memory in MB, from /proc/self/status.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -44,13 +46,13 @@ type Writer struct {
 	keep int
 
 	mu     sync.Mutex
-	f      *os.File // nil after Close, or after a rotation that could not open PATH
+	f      *os.File // nil before the first line, after Close, or after a rotation that could not open PATH
 	size   int64
 	last   time.Time // the stamp written last; stamps never go back
 	closed bool
 	subs   map[*subscriber]struct{}
 	// top is the highest k for which PATH.k may exist, so that a rotation with a
-	// large Keep renames only the files there are.
+	// large Keep renames only the files there are; -1 until the first rotation looks.
 	top int
 }
 
@@ -61,12 +63,14 @@ type subscriber struct {
 	stop func() bool
 }
 
-// Open opens the log file at path for appending, creating it and its parent
-// directories (0o755) when missing. An existing file is continued: a torn last line
-// is terminated, and new stamps never precede the stamp of the last stored line.
-// Rotated files beyond opts.Keep (left by an earlier, larger Keep) are removed.
+// Open returns a Writer for the log file at path, creating its parent directories
+// (0o755) when missing. The file itself is created (or continued) at the first line
+// stored, so that a service that prints nothing costs no file: creating a file is the
+// dearest part of starting a service on some filesystems. Open fails at once when the
+// file could not be written. An existing file is continued: a torn last line is
+// terminated, and new stamps never precede the stamp of the last stored line.
 func Open(path string, opts Options) (*Writer, error) {
-	w := &Writer{path: path, max: opts.MaxBytes, keep: opts.Keep, subs: map[*subscriber]struct{}{}}
+	w := &Writer{path: path, max: opts.MaxBytes, keep: opts.Keep, subs: map[*subscriber]struct{}{}, top: -1}
 	if w.max <= 0 {
 		w.max = defaultMaxBytes
 	}
@@ -76,19 +80,37 @@ func Open(path string, opts Options) (*Writer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	if err := w.removeExtra(); err != nil {
+	if err := writable(path); err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	return w, nil
+}
+
+// writable reports why path could not be opened for writing, or created.
+func writable(path string) error {
+	err := unix.Access(path, unix.W_OK)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = unix.Access(filepath.Dir(path), unix.W_OK)
+		path = filepath.Dir(path)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("open log: %w", err)
+		return &fs.PathError{Op: "access", Path: path, Err: err}
+	}
+	return nil
+}
+
+// open opens (creating it when missing) PATH and continues it. w.mu is held.
+func (w *Writer) open() error {
+	f, err := os.OpenFile(w.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
 	}
 	if err := w.resume(f); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("open log %s: %w", path, err)
+		return fmt.Errorf("%s: %w", w.path, err)
 	}
 	w.f = f
-	return w, nil
+	return nil
 }
 
 // resume reads the end of an existing file: it terminates a torn last line (left by
@@ -119,7 +141,7 @@ func (w *Writer) resume(f *os.File) error {
 	body := tail[:len(tail)-1]
 	last := body[bytes.LastIndexByte(body, '\n')+1:]
 	if len(last) >= timeLen {
-		if t, err := parseTime(last[:timeLen]); err == nil {
+		if t, err := parseTime(last[:timeLen]); err == nil && t.After(w.last) {
 			w.last = t
 		}
 	}
@@ -279,6 +301,11 @@ func (w *Writer) write(b *batch) error {
 	if w.closed {
 		return fmt.Errorf("write %s: %w", w.path, os.ErrClosed)
 	}
+	if w.f == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
 	// The stamp is taken under the lock, and never goes back (Round(0) drops the
 	// monotonic reading, so the wall clock is compared): the file is sorted by time.
 	now := time.Now().Round(0)
@@ -315,15 +342,10 @@ func (w *Writer) write(b *batch) error {
 	return nil
 }
 
-// put writes p to the current file, reopening PATH after a failed rotation.
+// put writes p to the current file.
 func (w *Writer) put(p []byte) error {
 	if len(p) == 0 {
 		return nil
-	}
-	if w.f == nil {
-		if err := w.reopen(); err != nil {
-			return err
-		}
 	}
 	n, err := w.f.Write(p)
 	w.size += int64(n)
@@ -339,6 +361,14 @@ func (w *Writer) put(p []byte) error {
 // file forces the renamed file's data to disk (auto_da_alloc), which made Drain
 // three to four times slower.
 func (w *Writer) rotate() error {
+	if w.top < 0 {
+		// Looked for at the first rotation, not at Open: most logs never rotate, and
+		// starting a service must not cost a directory scan.
+		w.top = 0
+		if err := w.removeExtra(); err != nil {
+			return fmt.Errorf("rotate: %w", err)
+		}
+	}
 	if w.top == w.keep {
 		if err := os.Remove(rotatedName(w.path, w.keep)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("rotate: %w", err)
@@ -358,26 +388,12 @@ func (w *Writer) rotate() error {
 	old := w.f
 	w.f = nil
 	cerr := old.Close()
-	if err := w.reopen(); err != nil {
+	if err := w.open(); err != nil {
 		return fmt.Errorf("rotate: %w", err)
 	}
 	if cerr != nil {
 		return fmt.Errorf("rotate: %w", cerr)
 	}
-	return nil
-}
-
-func (w *Writer) reopen() error {
-	f, err := os.OpenFile(w.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return err
-	}
-	w.f, w.size = f, fi.Size()
 	return nil
 }
 

@@ -355,7 +355,8 @@ func TestOpenContinuesExistingFile(t *testing.T) {
 	}
 }
 
-func TestOpenRemovesFilesBeyondKeep(t *testing.T) {
+// The files beyond Keep (left by a larger Keep) go at the first rotation, not at Open.
+func TestRotationRemovesFilesBeyondKeep(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "api.log")
 	for _, name := range []string{"api.log.1", "api.log.2", "api.log.3", "api.log.7", "api.log.old", "db.log.9"} {
@@ -363,9 +364,14 @@ func TestOpenRemovesFilesBeyondKeep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	w, err := logfile.Open(path, logfile.Options{Keep: 2})
+	w, err := logfile.Open(path, logfile.Options{Keep: 2, MaxBytes: 100})
 	if err != nil {
 		t.Fatal(err)
+	}
+	for range 2 { // the second line does not fit: one rotation
+		if err := w.Note("%s", strings.Repeat("x", 60)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := w.Close(); err != nil {
 		t.Fatal(err)

@@ -34,6 +34,7 @@ type instance struct {
 // run is the supervision of one started instance.
 type run struct {
 	handle target.Handle
+	hash   string             // the configuration hash it was started from
 	cancel context.CancelFunc // ends the probe and the exit watcher
 	done   chan struct{}      // closed when the exit watcher returned
 }

@@ -179,7 +179,7 @@ func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registr
 	inst.mu.Unlock()
 	st, err := tgt.Inspect(ctx, rec.Handle)
 	if err == nil && st.Running {
-		o.supervise(inst, tgt, rec.Handle)
+		o.supervise(inst, tgt, rec.Handle, rec.ConfigHash)
 		return nil
 	}
 	if err != nil && !errors.Is(err, target.ErrNotFound) {
@@ -267,7 +267,16 @@ func (o *Orchestrator) Status() []registry.Record {
 
 // update changes the record of inst durably, then announces the change to waiters.
 func (o *Orchestrator) update(inst *instance, fn func(*registry.Record)) registry.Record {
-	rec, err := o.reg.Update(inst.key, func(r *registry.Record) error {
+	done := make(chan registry.Record, 1)
+	o.submit(inst, fn, func(rec registry.Record) { done <- rec })
+	return <-done
+}
+
+// submit queues a change of the record of inst and returns at once; once the change is
+// durable it is announced to waiters, then then (if not nil) is called with the record. Every
+// change of a record goes through here, so they are announced in the order they were made.
+func (o *Orchestrator) submit(inst *instance, fn func(*registry.Record), then func(registry.Record)) {
+	o.reg.UpdateAsync(inst.key, func(r *registry.Record) error {
 		before := r.State
 		fn(r)
 		if r.State == "" {
@@ -282,14 +291,17 @@ func (o *Orchestrator) update(inst *instance, fn func(*registry.Record)) registr
 			}
 		}
 		return nil
+	}, func(rec registry.Record, err error) {
+		if err != nil {
+			// The registry is the source of truth; a failed write is logged and the in-memory
+			// state still moves on, so waiters are not stuck.
+			o.log.Error("registry update", "service", inst.svc.Name, "err", err)
+			rec = inst.record()
+			fn(&rec)
+		}
+		inst.setRecord(rec)
+		if then != nil {
+			then(rec)
+		}
 	})
-	if err != nil {
-		// The registry is the source of truth; a failed write is logged and the in-memory
-		// state still moves on, so waiters are not stuck.
-		o.log.Error("registry update", "service", inst.svc.Name, "err", err)
-		rec = inst.record()
-		fn(&rec)
-	}
-	inst.setRecord(rec)
-	return rec
 }

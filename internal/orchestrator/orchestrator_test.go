@@ -3,8 +3,11 @@ package orchestrator_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -342,6 +345,39 @@ services:
 	}
 	if _, err := e.o.Stop(context.Background()); err != nil {
 		t.Errorf("stopping stopped services: %v", err)
+	}
+}
+
+// Concurrent Starts (two API requests) plan from the same observed state: each service is
+// still launched once.
+func TestConcurrentStartsLaunchOnce(t *testing.T) {
+	fake := targettest.NewFake()
+	var y strings.Builder
+	y.WriteString("version: \"1.0\"\nservices:\n")
+	for i := range 20 {
+		fmt.Fprintf(&y, "  s%d: {type: process, binary: s}\n", i)
+	}
+	e := newEnv(t, y.String(), fake)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if _, err := e.o.Start(context.Background()); err != nil {
+				t.Errorf("Start: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	launched := map[string]int{}
+	for _, s := range e.calls("Start") {
+		launched[s]++
+	}
+	for s, n := range launched {
+		if n != 1 {
+			t.Errorf("%s launched %d times", s, n)
+		}
+	}
+	if len(launched) != 20 {
+		t.Errorf("%d services launched, want 20", len(launched))
 	}
 }
 

@@ -135,6 +135,17 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 	}
 	inst.op.Lock()
 	defer inst.op.Unlock()
+	// The plan was made from the records, which a concurrent Start may have changed since;
+	// what runs now decides.
+	inst.mu.Lock()
+	r := inst.run
+	inst.mu.Unlock()
+	if r != nil {
+		if r.hash == Hash(inst.svc) {
+			return nil
+		}
+		verb = VerbRecreate
+	}
 	if verb == VerbRecreate {
 		if err := o.stopLocked(ctx, inst, "configuration changed"); err != nil {
 			return err
@@ -196,7 +207,9 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 	if inst.healthChecked() {
 		health = lifecycle.HealthStarting
 	}
-	o.update(inst, func(r *registry.Record) {
+	// Stored while the next service starts: whoever waits for this one waits for the record,
+	// and inst.run, set by supervise, is what a stop or a second start looks at.
+	o.submit(inst, func(r *registry.Record) {
 		r.Handle = h
 		r.Node = o.stack.NodeName(inst.svc)
 		r.ConfigHash = spec.ConfigHash
@@ -206,8 +219,8 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		r.Restarts = restarts
 		r.StartedAt = launched
 		r.Endpoints = o.endpoints(inst.svc)
-	})
-	o.supervise(inst, tgt, h)
+	}, nil)
+	o.supervise(inst, tgt, h, spec.ConfigHash)
 	return nil
 }
 

@@ -73,6 +73,10 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 		o.settle(inst)
 		return nil
 	}
+	h := rec.Handle
+	if r != nil {
+		h = r.handle // the record of a run just launched may not be stored yet
+	}
 	tgt, err := o.target(inst.svc)
 	if err != nil {
 		return err
@@ -81,7 +85,7 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 		r.cancel() // end the probe and the exit watcher first: this stop is not a crash
 	}
 	o.update(inst, func(r *registry.Record) { r.State = lifecycle.Stopping })
-	stopErr := tgt.Stop(ctx, rec.Handle, inst.svc.ShutdownTimeout.Std())
+	stopErr := tgt.Stop(ctx, h, inst.svc.ShutdownTimeout.Std())
 	if r != nil {
 		<-r.done
 	}
@@ -93,7 +97,7 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 		})
 		return err
 	}
-	st, _ := tgt.Inspect(ctx, rec.Handle)
+	st, _ := tgt.Inspect(ctx, h)
 	o.update(inst, func(r *registry.Record) {
 		r.State = lifecycle.Stopped
 		r.Health = lifecycle.HealthNone

@@ -17,13 +17,13 @@ import (
 )
 
 // supervise watches one run of inst: its exit, and its health when it has a check.
-func (o *Orchestrator) supervise(inst *instance, tgt target.Target, h target.Handle) {
+func (o *Orchestrator) supervise(inst *instance, tgt target.Target, h target.Handle, hash string) {
 	sup, err := o.supervision()
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(sup)
-	r := &run{handle: h, cancel: cancel, done: make(chan struct{})}
+	r := &run{handle: h, hash: hash, cancel: cancel, done: make(chan struct{})}
 	inst.mu.Lock()
 	inst.run = r
 	inst.mu.Unlock()

@@ -94,8 +94,8 @@ type Registry struct {
 	// published, and while a watcher registers. It guards watchers and oldest.
 	mu       sync.Mutex
 	watchers map[*Watcher]struct{}
-	// qmu guards the queue of writes waiting for a commit, and whether a writer is
-	// committing them (see mutate).
+	// qmu guards the queue of writes waiting for a commit, and whether the committer runs
+	// (see enqueue).
 	qmu        sync.Mutex
 	queue      []*op
 	committing bool
@@ -103,10 +103,10 @@ type Registry struct {
 	oldest uint64
 	// rev is the current revision: committed and published. Written under mu.
 	rev atomic.Uint64
-	// closed is set under mu by Close.
+	// closed is set under mu and qmu by Close.
 	closed atomic.Bool
 
-	// wg counts the watcher goroutines.
+	// wg counts the watcher goroutines and the committer.
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -176,7 +176,11 @@ func (r *Registry) init(tx *bolt.Tx) error {
 func (r *Registry) Close() error {
 	r.closeOnce.Do(func() {
 		r.mu.Lock()
+		// Under qmu too: a writer that found the registry open has counted its committer in
+		// wg, which fails what is left with ErrClosed.
+		r.qmu.Lock()
 		r.closed.Store(true)
+		r.qmu.Unlock()
 		for w := range r.watchers {
 			r.cutOff(w, ErrClosed)
 		}

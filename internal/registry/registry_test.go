@@ -301,6 +301,63 @@ func TestUpdateAtomic(t *testing.T) {
 	}
 }
 
+// TestUpdateAsync: queued writes are applied in queue order, each then is called in that
+// order once its write is stored (a reader sees it), and a write queued after Close fails.
+func TestUpdateAsync(t *testing.T) {
+	const n = 100
+	path := dbPath(t)
+	r, err := registry.Open(path, registry.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := registry.Key{Stack: "shop", Service: "db"}
+	var (
+		mu  sync.Mutex
+		got []int // Restarts, as each then saw it
+		bad []string
+	)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		r.UpdateAsync(k, func(rec *registry.Record) error {
+			rec.Restarts++
+			return nil
+		}, func(rec registry.Record, err error) {
+			defer wg.Done()
+			stored, _, gerr := r.Get(k)
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, rec.Restarts)
+			if err != nil || gerr != nil || stored.Revision < rec.Revision {
+				bad = append(bad, fmt.Sprintf("write %d: err %v, get %v, stored revision %d < %d", rec.Restarts, err, gerr, stored.Revision, rec.Revision))
+			}
+		})
+	}
+	wg.Wait()
+	want := make([]int, n)
+	for i := range want {
+		want[i] = i + 1
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order of then (-want +got):\n%s", diff)
+	}
+	if len(bad) > 0 {
+		t.Errorf("then called before its write was stored: %v", bad)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	r.UpdateAsync(k, func(*registry.Record) error { return nil }, func(_ registry.Record, err error) { done <- err })
+	if err := <-done; !errors.Is(err, registry.ErrClosed) {
+		t.Errorf("UpdateAsync after Close: %v, want ErrClosed", err)
+	}
+	reopened := open(t, path, registry.Options{})
+	if rec, _, err := reopened.Get(k); err != nil || rec.Restarts != n {
+		t.Errorf("after reopening: restarts %d, err %v; want %d", rec.Restarts, err, n)
+	}
+}
+
 // TestDeleteAbsent: deleting an absent record succeeds and writes nothing.
 func TestDeleteAbsent(t *testing.T) {
 	r := open(t, dbPath(t), registry.Options{})

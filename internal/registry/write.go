@@ -31,11 +31,29 @@ func (r *Registry) Put(rec Record) (Record, error) {
 // lock). An error from fn aborts the update and is returned as is. An Update whose fn changes
 // nothing still writes, with a new revision and event.
 func (r *Registry) Update(k Key, fn func(*Record) error) (Record, error) {
+	type outcome struct {
+		rec Record
+		err error
+	}
+	done := make(chan outcome, 1)
+	r.UpdateAsync(k, fn, func(rec Record, err error) { done <- outcome{rec, err} })
+	o := <-done
+	return o.rec, o.err
+}
+
+// UpdateAsync is Update without the wait: it queues the write and returns at once. Once the
+// write is durable (and its event published), or has failed, then is called with what Update
+// would return. Writes are applied, and their then called, in the order they were queued, one
+// at a time, on a goroutine of the registry: then must be quick and must not wait for another
+// write. A caller that queues a change before doing something slow, and needs the change
+// stored only by the time it is done, overlaps its work with the disk.
+func (r *Registry) UpdateAsync(k Key, fn func(*Record) error, then func(Record, error)) {
 	if err := k.validate(); err != nil {
-		return Record{}, fmt.Errorf("update %s: %w", k, err)
+		then(Record{}, fmt.Errorf("update %s: %w", k, err))
+		return
 	}
 	var fnErr error
-	ev, err := r.mutate(k, func(cur Record, found bool) (*Event, error) {
+	r.enqueue(k, func(cur Record, found bool) (*Event, error) {
 		if !found {
 			cur = Record{Key: k}
 		}
@@ -46,15 +64,17 @@ func (r *Registry) Update(k Key, fn func(*Record) error) (Record, error) {
 			return nil, fmt.Errorf("the update changed the key to %s", cur.Key)
 		}
 		return &Event{Type: EventPut, Record: cur.clone()}, nil
+	}, func(ev *Event, err error) {
+		switch {
+		case fnErr != nil:
+			// The caller's own error: this layer adds nothing to it.
+			then(Record{}, fnErr)
+		case err != nil:
+			then(Record{}, fmt.Errorf("update %s: %w", k, err))
+		default:
+			then(ev.Record, nil)
+		}
 	})
-	switch {
-	case fnErr != nil:
-		// The caller's own error: this layer adds nothing to it.
-		return Record{}, fnErr
-	case err != nil:
-		return Record{}, fmt.Errorf("update %s: %w", k, err)
-	}
-	return ev.Record, nil
 }
 
 // Delete deletes the record of k. Deleting an absent record is not an error and makes no event.
@@ -78,30 +98,54 @@ func (r *Registry) Delete(k Key) error {
 type op struct {
 	k      Key
 	decide func(cur Record, found bool) (*Event, error)
+	then   func(*Event, error) // called with the outcome once committed, or failed
 	ev     *Event
 	err    error
-	done   chan struct{} // closed once the write is committed, or failed
 }
 
-// mutate is the one write path. It queues the write; the first writer to find no commit in
-// progress becomes the committer and commits every queued write, its own first, in batches:
-// one write transaction and one fsync per batch (group commit), so that concurrent writers
-// share the cost of the disk. In the transaction each write's decide sees the current record
-// of its key (including writes earlier in the batch); when decide returns an event, it gets the
-// next revision, the record is stored or deleted and the event appended to the log. Only after
-// the commit are the batch's events published to the watchers, in revision order. When decide
-// returns no event or an error, nothing is written for that write; the others go on.
+// mutate is enqueue, waiting for the outcome.
 func (r *Registry) mutate(k Key, decide func(cur Record, found bool) (*Event, error)) (*Event, error) {
-	o := &op{k: k, decide: decide, done: make(chan struct{})}
-	r.qmu.Lock()
-	r.queue = append(r.queue, o)
-	if r.committing {
-		r.qmu.Unlock()
-		<-o.done
-		return o.ev, o.err
+	type outcome struct {
+		ev  *Event
+		err error
 	}
-	r.committing = true
+	done := make(chan outcome, 1)
+	r.enqueue(k, decide, func(ev *Event, err error) { done <- outcome{ev, err} })
+	o := <-done
+	return o.ev, o.err
+}
+
+// enqueue is the one write path. It queues the write, and when no commit is in progress
+// starts the committer: a goroutine that commits every queued write in batches, one write
+// transaction and one fsync per batch (group commit), so that concurrent writers share the
+// cost of the disk, and ends when the queue is empty. In the transaction each write's decide
+// sees the current record of its key (including writes earlier in the batch); when decide
+// returns an event, it gets the next revision, the record is stored or deleted and the event
+// appended to the log. Only after the commit are the batch's events published to the
+// watchers, in revision order, and then each write's then is called, in queue order. When
+// decide returns no event or an error, nothing is written for that write; the others go on.
+func (r *Registry) enqueue(k Key, decide func(cur Record, found bool) (*Event, error), then func(*Event, error)) {
+	r.qmu.Lock()
+	if r.closed.Load() {
+		r.qmu.Unlock()
+		then(nil, ErrClosed)
+		return
+	}
+	r.queue = append(r.queue, &op{k: k, decide: decide, then: then})
+	start := !r.committing
+	if start {
+		r.committing = true
+		r.wg.Add(1) // under qmu: Close waits for it (see Close)
+	}
 	r.qmu.Unlock()
+	if start {
+		go r.commitQueued()
+	}
+}
+
+// commitQueued commits the queue until it is empty.
+func (r *Registry) commitQueued() {
+	defer r.wg.Done()
 	for {
 		r.qmu.Lock()
 		batch := r.queue
@@ -109,12 +153,12 @@ func (r *Registry) mutate(k Key, decide func(cur Record, found bool) (*Event, er
 		if len(batch) == 0 {
 			r.committing = false
 			r.qmu.Unlock()
-			return o.ev, o.err
+			return
 		}
 		r.qmu.Unlock()
 		r.commit(batch)
-		for _, b := range batch {
-			close(b.done)
+		for _, o := range batch {
+			o.then(o.ev, o.err)
 		}
 	}
 }

@@ -2,8 +2,9 @@
 //
 // Start execs Spec.Argv directly, never through a shell, in a process group of its own
 // (Setpgid), with exactly Spec.Env, in Spec.Dir, as Spec.User (root only). Its stdout and
-// stderr are pipes that goroutines drain into a logfile.Writer on Spec.LogPath, with notes
-// of harness's own ("started pid N", "exited with status N", "killed by SIGKILL"). No
+// stderr are pipes that goroutines drain into a logfile.Writer on Spec.LogPath, which creates
+// the file at the first line (a quiet service costs no file), with a note of harness's own
+// for an exit that Stop did not cause ("exited with status N", "killed by SIGSEGV"). No
 // parent-death signal is set: instances outlive the supervisor, and a new Target adopts them
 // from their Handle.
 //

@@ -155,11 +155,6 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 			return err
 		}
 	}
-	if inst.log != nil {
-		if err := inst.log.Note("started pid %d", pid); err != nil {
-			return err
-		}
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {

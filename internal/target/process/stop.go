@@ -36,6 +36,7 @@ func (t *Target) Stop(ctx context.Context, h target.Handle, grace time.Duration)
 }
 
 func (t *Target) stop(ctx context.Context, inst *instance, grace time.Duration) error {
+	inst.stopping.Store(true)
 	if err := t.signal(inst, inst.stopSignal); err != nil {
 		return err
 	}

@@ -102,6 +102,8 @@ type instance struct {
 	pipes   []*os.File      // read ends of stdout and stderr
 	drains  atomic.Int32    // drains still running
 	drained chan struct{}   // closed when the last drain returned
+	// stopping is set by Stop: the exit it causes is not noted in the log.
+	stopping atomic.Bool
 
 	// pidfd is watched for the exit of the leader; the watcher closes it, or Close does.
 	pidfd *os.File

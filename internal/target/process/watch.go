@@ -77,8 +77,8 @@ func pidfdSignal(pidfd *os.File, sig syscall.Signal) error {
 }
 
 // reap owns an own child from Start on: it waits for the exit, reaps the child with
-// cmd.Wait, publishes the exit, waits (a bounded time) for the output, notes the exit in
-// the log and releases Wait; then it waits for the drains without bound and closes the log.
+// cmd.Wait, publishes the exit, waits (a bounded time) for the output, notes in the log an
+// exit that Stop did not cause, and releases Wait; then it waits for the drains without bound and closes the log.
 func (t *Target) reap(inst *instance) {
 	defer t.wg.Done()
 	defer t.unwatch(inst)
@@ -108,7 +108,7 @@ func (t *Target) reap(inst *instance) {
 	case <-timer.C:
 	}
 	timer.Stop()
-	if inst.log != nil {
+	if inst.log != nil && !inst.stopping.Load() {
 		if err := inst.log.Note("%s", exitNote(e)); err != nil {
 			t.log.Warn("process: log the exit", "handle", inst.handle, "err", err)
 		}
@@ -161,6 +161,9 @@ func (t *Target) settle(inst *instance) {
 // exited, or Close closes the read end.
 func (t *Target) drain(inst *instance, stream string, r *os.File) {
 	defer t.wg.Done()
+	// Drain's buffer is made once there is something to read: a quiet service costs no
+	// buffer (a thousand services, two streams each, would hold 16 MB).
+	awaitReadable(r)
 	if err := inst.log.Drain(stream, r); err != nil && !t.isClosed() {
 		t.log.Warn("process: output lost", "handle", inst.handle, "stream", stream, "err", err)
 		// Keep the pipe drained: a service must never block on its output.
@@ -191,4 +194,20 @@ func exitNote(e target.Exit) string {
 		return "killed by " + e.Signal
 	}
 	return fmt.Sprintf("exited with status %d", e.Code)
+}
+
+// awaitReadable parks (in the runtime poller, no thread) until r has data to read, has
+// reached its end, or is closed.
+func awaitReadable(r *os.File) {
+	rc, err := r.SyscallConn()
+	if err != nil {
+		return
+	}
+	// The poller may already have consumed the edge of data that came before: look first,
+	// without reading, and park only when there is nothing.
+	_ = rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 0)
+		return err != unix.EINTR && (err != nil || n > 0)
+	})
 }
