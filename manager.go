@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
@@ -33,7 +34,7 @@ type Options struct {
 
 // Manager runs one stack.
 type Manager struct {
-	stack   *config.Stack
+	edit    sync.Mutex // serializes changes of the stack
 	reg     *registry.Registry
 	orch    *orchestrator.Orchestrator
 	process *process.Target
@@ -81,7 +82,7 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Manager{stack: stack, reg: reg, orch: orch, process: proc, cancel: cancel, done: make(chan error, 1)}
+	m := &Manager{reg: reg, orch: orch, process: proc, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- orch.Run(runCtx) }()
 	if err := orch.Ready(ctx); err != nil { // waits until what runs is adopted
 		m.Close()
@@ -90,8 +91,8 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// Stack returns the stack the Manager runs.
-func (m *Manager) Stack() *config.Stack { return m.stack }
+// Stack returns the stack the Manager runs, with the services StartService added.
+func (m *Manager) Stack() *config.Stack { return m.orch.Stack() }
 
 // Start starts the named services (all when none) and their dependencies, and returns when
 // each is ready (healthy when it has a check, else started). A service already running from
@@ -99,6 +100,26 @@ func (m *Manager) Stack() *config.Stack { return m.stack }
 func (m *Manager) Start(ctx context.Context, names ...string) error {
 	_, err := m.orch.Start(ctx, names...)
 	return err
+}
+
+// StartService adds svc to the stack under name, or replaces the service of that name, and
+// starts it as Start does, with its dependencies. svc is completed and checked as a service
+// read from services.yaml is (defaults, dependencies implied by ${svc.prop} references,
+// validation with the rest of the stack): an invalid service is a *config.Error and changes
+// nothing. A replaced service that runs from another definition is recreated; one that runs
+// from the same definition is left alone.
+func (m *Manager) StartService(ctx context.Context, name string, svc config.Service) error {
+	svc.Name = name
+	m.edit.Lock()
+	stack, err := m.orch.Stack().WithService(svc)
+	if err == nil {
+		err = m.orch.Update(stack)
+	}
+	m.edit.Unlock()
+	if err != nil {
+		return fmt.Errorf("harness: service %s: %w", name, err)
+	}
+	return m.Start(ctx, name)
 }
 
 // Stop stops the named services (all when none) and what depends on them, dependents first.

@@ -42,10 +42,14 @@ type Diagnostic struct {
 
 // String renders the diagnostic as FILE:LINE:COL: message (warnings say so).
 func (d Diagnostic) String() string {
+	s := d.Message
 	if d.Severity == SeverityWarning {
-		return d.Pos.String() + ": warning: " + d.Message
+		s = "warning: " + s
 	}
-	return d.Pos.String() + ": " + d.Message
+	if p := d.Pos.String(); p != "" { // no place: a stack built in Go
+		s = p + ": " + s
+	}
+	return s
 }
 
 // Diagnostics is a list of problems, errors first, each group in file order.

@@ -217,19 +217,29 @@ const (
 	CheckLogLine CheckKind = "log_line"
 )
 
+// has reports whether the check of kind k is set.
+func (h *HealthCheck) has(k CheckKind) bool {
+	switch k {
+	case CheckExec:
+		return !h.Command.IsZero()
+	case CheckHTTP:
+		return h.HTTP != nil
+	case CheckTCP:
+		return h.TCP != nil
+	case CheckGRPC:
+		return h.GRPC != nil
+	case CheckLogLine:
+		return h.LogLine != ""
+	}
+	return false
+}
+
 // Kind returns the kind of the check, or "" when none is set.
 func (h *HealthCheck) Kind() CheckKind {
-	switch {
-	case !h.Command.IsZero():
-		return CheckExec
-	case h.HTTP != nil:
-		return CheckHTTP
-	case h.TCP != nil:
-		return CheckTCP
-	case h.GRPC != nil:
-		return CheckGRPC
-	case h.LogLine != "":
-		return CheckLogLine
+	for _, k := range []CheckKind{CheckExec, CheckHTTP, CheckTCP, CheckGRPC, CheckLogLine} {
+		if h.has(k) {
+			return k
+		}
 	}
 	return ""
 }

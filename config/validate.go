@@ -355,7 +355,8 @@ func validateCheck(c *collector, h *HealthCheck, what string) {
 	what += ": health_check"
 	var kinds []string
 	for _, k := range checkKinds {
-		if h.pos.has(k) {
+		// Written in a file, or set in a check built in Go (it has no positions).
+		if h.pos.has(k) || (h.pos == nil && h.has(CheckKind(k))) {
 			kinds = append(kinds, k)
 		}
 	}

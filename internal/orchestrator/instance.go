@@ -15,7 +15,6 @@ import (
 // instance is the orchestrator's view of one service instance: its last record, and the
 // supervision of its current run.
 type instance struct {
-	svc *config.Service
 	key registry.Key
 
 	// op serializes start, stop and restart of this instance, so that concurrent requests
@@ -23,8 +22,10 @@ type instance struct {
 	op sync.Mutex
 
 	mu       sync.Mutex
+	svc      *config.Service // its definition: replaced by Update, never changed in place
 	rec      registry.Record
 	changed  chan struct{} // closed and replaced at every record change
+	pending  int           // changes submitted and not yet stored
 	wanted   bool          // it should run: started and not stopped since
 	run      *run          // the supervised run, nil when none
 	launched time.Time     // when the current run was started, for startup_timeout
@@ -49,6 +50,13 @@ func newInstance(stack string, svc *config.Service) *instance {
 	}
 }
 
+// service returns the definition of the instance's service.
+func (i *instance) service() *config.Service {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.svc
+}
+
 func (i *instance) record() registry.Record {
 	i.mu.Lock()
 	defer i.mu.Unlock()
@@ -63,15 +71,30 @@ func (i *instance) setRecord(rec registry.Record) {
 	i.mu.Unlock()
 }
 
-// snapshot returns the record and a channel closed at its next change.
-func (i *instance) snapshot() (registry.Record, <-chan struct{}) {
+// submitted counts a change on its way to the registry; stored, its end.
+func (i *instance) submitted() {
+	i.mu.Lock()
+	i.pending++
+	i.mu.Unlock()
+}
+
+func (i *instance) stored(rec registry.Record) {
+	i.mu.Lock()
+	i.pending--
+	i.mu.Unlock()
+	i.setRecord(rec)
+}
+
+// snapshot returns the record, a channel closed at its next change, and whether changes
+// are on their way: then the record may be about to move on.
+func (i *instance) snapshot() (registry.Record, <-chan struct{}, bool) {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	return i.rec, i.changed
+	return i.rec, i.changed, i.pending > 0
 }
 
 // healthChecked reports whether readiness means healthy for this service.
-func (i *instance) healthChecked() bool { return i.svc.HealthCheck != nil }
+func (i *instance) healthChecked() bool { return i.service().HealthCheck != nil }
 
 // met reports whether rec satisfies cond: true when met, an error when it never will
 // (until something starts the service again), false to wait.
@@ -104,25 +127,26 @@ func met(rec registry.Record, cond config.Condition) (bool, error) {
 // passes.
 func (o *Orchestrator) await(ctx context.Context, inst *instance, cond config.Condition) error {
 	for {
-		rec, changed := inst.snapshot()
+		rec, changed, pending := inst.snapshot()
 		ok, err := met(rec, cond)
-		if err != nil || ok {
+		if ok || (err != nil && !pending) {
 			return err
 		}
 		inst.mu.Lock()
-		deadline := inst.launched.Add(inst.svc.StartupTimeout.Std())
+		timeout := inst.svc.StartupTimeout.Std()
+		deadline := inst.launched.Add(timeout)
 		launched := !inst.launched.IsZero()
 		inst.mu.Unlock()
 		var timer *time.Timer
-		var timeout <-chan time.Time
+		var expired <-chan time.Time
 		if launched {
 			timer = time.NewTimer(time.Until(deadline))
-			timeout = timer.C
+			expired = timer.C
 		}
 		select {
 		case <-changed:
-		case <-timeout:
-			return &TimeoutError{Service: inst.svc.Name, After: inst.svc.StartupTimeout.Std(), Condition: cond}
+		case <-expired:
+			return &TimeoutError{Service: inst.key.Service, After: timeout, Condition: cond}
 		case <-ctx.Done():
 			return ctx.Err()
 		}

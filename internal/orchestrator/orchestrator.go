@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/graph-network-harness/harness/config"
@@ -50,13 +51,22 @@ type Orchestrator struct {
 	logDir  string
 	environ []string
 	log     *slog.Logger
-	insts   map[string]*instance
+	cur     atomic.Pointer[view]
 
-	mu      sync.Mutex
+	mu      sync.Mutex      // guards the fields below, and serializes Update
 	runCtx  context.Context // the supervision lifetime, set while Run runs
 	adopted chan struct{}   // closed once Run adopted what was running
 	workers sync.WaitGroup  // every supervision goroutine
 }
+
+// view is the stack an orchestrator runs and an instance per service. It is never changed in
+// place: Update stores a new one. Instances outlive views: a service keeps its instance.
+type view struct {
+	stack *config.Stack
+	insts map[string]*instance
+}
+
+func (o *Orchestrator) view() *view { return o.cur.Load() }
 
 // New returns an Orchestrator for opts.Stack. Nothing is started or adopted until Run.
 func New(opts Options) (*Orchestrator, error) {
@@ -68,20 +78,54 @@ func New(opts Options) (*Orchestrator, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	o := &Orchestrator{
-		stack:   opts.Stack,
 		reg:     opts.Registry,
 		targets: opts.Targets,
 		logDir:  opts.LogDir,
 		environ: opts.Environ,
 		log:     log,
-		insts:   make(map[string]*instance, len(opts.Stack.Services)),
 		adopted: make(chan struct{}),
 	}
+	v := &view{stack: opts.Stack, insts: make(map[string]*instance, len(opts.Stack.Services))}
 	for _, svc := range opts.Stack.Services {
-		o.insts[svc.Name] = newInstance(opts.Stack.Name, svc)
+		v.insts[svc.Name] = newInstance(opts.Stack.Name, svc)
 	}
+	o.cur.Store(v)
 	return o, nil
 }
+
+// Update makes stack the one the orchestrator runs, while it runs: a new service gets an
+// instance, a changed one its new definition. A running instance of a changed service keeps
+// running as it was started until a Start recreates it; a restart starts the new definition.
+// Services can be added or changed, not removed, and the stack keeps its name.
+func (o *Orchestrator) Update(stack *config.Stack) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	cur := o.view()
+	if stack.Name != cur.stack.Name {
+		return fmt.Errorf("update: the stack is %q, not %q", cur.stack.Name, stack.Name)
+	}
+	for name := range cur.insts {
+		if stack.Service(name) == nil {
+			return fmt.Errorf("update: service %q cannot be removed while harness runs the stack", name)
+		}
+	}
+	v := &view{stack: stack, insts: make(map[string]*instance, len(stack.Services))}
+	for _, svc := range stack.Services {
+		inst := cur.insts[svc.Name]
+		if inst == nil {
+			inst = newInstance(stack.Name, svc)
+		}
+		inst.mu.Lock()
+		inst.svc = svc
+		inst.mu.Unlock()
+		v.insts[svc.Name] = inst
+	}
+	o.cur.Store(v)
+	return nil
+}
+
+// Stack returns the stack the orchestrator runs.
+func (o *Orchestrator) Stack() *config.Stack { return o.view().stack }
 
 // Run adopts what the registry records as running, supervises it and everything started
 // later, and returns when ctx ends. Stopping Run stops supervision only: services keep running
@@ -147,13 +191,13 @@ func (o *Orchestrator) spawn(fn func()) {
 
 // adopt resumes supervision of every instance the registry records as started.
 func (o *Orchestrator) adopt(ctx context.Context) error {
-	recs, _, err := o.reg.List(o.stack.Name)
+	recs, _, err := o.reg.List(o.view().stack.Name)
 	if err != nil {
 		return fmt.Errorf("adopt: %w", err)
 	}
 	var errs []error
 	for _, rec := range recs {
-		inst := o.insts[rec.Key.Service]
+		inst := o.view().insts[rec.Key.Service]
 		if inst == nil || rec.Handle.IsZero() {
 			continue
 		}
@@ -169,7 +213,7 @@ func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registr
 	if !rec.State.Active() {
 		return nil
 	}
-	tgt, err := o.target(inst.svc)
+	tgt, err := o.target(inst.service())
 	if err != nil {
 		return err
 	}
@@ -220,7 +264,7 @@ func Hash(svc *config.Service) string {
 // Logs opens the stored output of service, as lines "TIME STREAM TEXT", oldest first; with
 // opts.Follow it goes on with new lines until ctx ends or the reader is closed.
 func (o *Orchestrator) Logs(ctx context.Context, service string, opts target.LogOptions) (io.ReadCloser, error) {
-	if o.stack.Service(service) == nil {
+	if o.view().stack.Service(service) == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownService, service)
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -252,15 +296,15 @@ func (r readCloser) Close() error {
 
 // LogPath is where the output of svc is written.
 func (o *Orchestrator) LogPath(service string) string {
-	return filepath.Join(o.logDir, o.stack.Name, service+".log")
+	return filepath.Join(o.logDir, o.view().stack.Name, service+".log")
 }
 
 // Status returns the record of every service, in file order; a service never started is
 // stopped.
 func (o *Orchestrator) Status() []registry.Record {
-	out := make([]registry.Record, 0, len(o.stack.Services))
-	for _, svc := range o.stack.Services {
-		out = append(out, o.insts[svc.Name].record())
+	out := make([]registry.Record, 0, len(o.view().stack.Services))
+	for _, svc := range o.view().stack.Services {
+		out = append(out, o.view().insts[svc.Name].record())
 	}
 	return out
 }
@@ -276,6 +320,7 @@ func (o *Orchestrator) update(inst *instance, fn func(*registry.Record)) registr
 // durable it is announced to waiters, then then (if not nil) is called with the record. Every
 // change of a record goes through here, so they are announced in the order they were made.
 func (o *Orchestrator) submit(inst *instance, fn func(*registry.Record), then func(registry.Record)) {
+	inst.submitted()
 	o.reg.UpdateAsync(inst.key, func(r *registry.Record) error {
 		before := r.State
 		fn(r)
@@ -287,7 +332,7 @@ func (o *Orchestrator) submit(inst *instance, fn func(*registry.Record), then fu
 		}
 		if before != "" && before != r.State {
 			if err := lifecycle.Transition(before, r.State); err != nil {
-				o.log.Warn("unexpected transition", "service", inst.svc.Name, "err", err)
+				o.log.Warn("unexpected transition", "service", inst.key.Service, "err", err)
 			}
 		}
 		return nil
@@ -295,11 +340,11 @@ func (o *Orchestrator) submit(inst *instance, fn func(*registry.Record), then fu
 		if err != nil {
 			// The registry is the source of truth; a failed write is logged and the in-memory
 			// state still moves on, so waiters are not stuck.
-			o.log.Error("registry update", "service", inst.svc.Name, "err", err)
+			o.log.Error("registry update", "service", inst.key.Service, "err", err)
 			rec = inst.record()
 			fn(&rec)
 		}
-		inst.setRecord(rec)
+		inst.stored(rec)
 		if then != nil {
 			then(rec)
 		}

@@ -381,6 +381,60 @@ func TestConcurrentStartsLaunchOnce(t *testing.T) {
 	}
 }
 
+// Update adds and changes services while the orchestrator runs; a Start then starts the new
+// one and recreates the changed one. Removing a service, or renaming the stack, is refused.
+func TestUpdate(t *testing.T) {
+	fake := targettest.NewFake()
+	base := `version: "1.0"
+name: shop
+services:
+  a: {type: process, binary: a}
+`
+	e := newEnv(t, base, fake)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	parse := func(yaml string) *config.Stack {
+		t.Helper()
+		s, err := config.Parse(filepath.Join(t.TempDir(), "services.yaml"), []byte(yaml), config.Options{Lookup: func(string) (string, bool) { return "", false }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if err := e.o.Update(parse(base + "  b: {type: process, binary: b, dependencies: [a]}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.o.Start(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a", "b"}, e.calls("Start")); diff != "" {
+		t.Errorf("starts after adding b (-want +got):\n%s", diff)
+	}
+	changed := strings.Replace(base, "binary: a}", "binary: a, args: [x]}", 1) + "  b: {type: process, binary: b, dependencies: [a]}\n"
+	if err := e.o.Update(parse(changed)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.o.Start(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"a"}, e.calls("Stop")); diff != "" {
+		t.Errorf("stops after changing a (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"a", "b", "a"}, e.calls("Start")); diff != "" {
+		t.Errorf("starts after changing a (-want +got):\n%s", diff)
+	}
+	if err := e.o.Update(parse(base)); err == nil || !strings.Contains(err.Error(), `"b" cannot be removed`) {
+		t.Errorf("removing b: %v, want a refusal", err)
+	}
+	if err := e.o.Update(parse(strings.Replace(base, "name: shop", "name: other", 1))); err == nil {
+		t.Error("renaming the stack was accepted")
+	}
+	if got := len(e.o.Stack().Services); got != 2 {
+		t.Errorf("after refused updates the stack has %d services, want 2", got)
+	}
+}
+
 func TestCompletedSuccessfully(t *testing.T) {
 	fake := targettest.NewFake()
 	fake.SetScript("migrate", targettest.Script{Exits: true, ExitAfter: 50 * time.Millisecond})

@@ -48,7 +48,7 @@ func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, erro
 	if err := o.Ready(ctx); err != nil {
 		return Result{}, err
 	}
-	plan, err := PlanStart(o.stack, names, o.observed(), Hash)
+	plan, err := PlanStart(o.view().stack, names, o.observed(), Hash)
 	if err != nil {
 		return Result{}, err
 	}
@@ -57,8 +57,8 @@ func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, erro
 	for _, a := range plan.Actions {
 		verbs[a.Service] = a.Verb
 	}
-	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.stack.Settings.Parallelism}, func(ctx context.Context, name string) error {
-		return o.startOne(ctx, o.insts[name], verbs[name])
+	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.view().stack.Settings.Parallelism}, func(ctx context.Context, name string) error {
+		return o.startOne(ctx, o.view().insts[name], verbs[name])
 	})
 	var werr *dag.WalkError
 	if errors.As(walkErr, &werr) {
@@ -72,7 +72,7 @@ func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, erro
 		}
 		for name, dep := range werr.Skipped {
 			res.Blocked[name] = dep
-			o.block(o.insts[name], fmt.Sprintf("dependency %s did not start", dep))
+			o.block(o.view().insts[name], fmt.Sprintf("dependency %s did not start", dep))
 		}
 	} else if walkErr != nil {
 		return res, walkErr
@@ -82,7 +82,7 @@ func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, erro
 		if _, bad := res.Failed[a.Service]; bad || res.Blocked[a.Service] != "" {
 			continue
 		}
-		inst := o.insts[a.Service]
+		inst := o.view().insts[a.Service]
 		cond := config.ConditionStarted
 		if inst.healthChecked() {
 			cond = config.ConditionHealthy
@@ -105,8 +105,8 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 		return nil
 	}
 	waiting := false
-	for _, dep := range inst.svc.Dependencies {
-		if ok, _ := met(o.insts[dep.Service].record(), dep.Condition); !ok && !waiting {
+	for _, dep := range inst.service().Dependencies {
+		if ok, _ := met(o.view().insts[dep.Service].record(), dep.Condition); !ok && !waiting {
 			// Show that it waits (status, events) rather than looking stopped.
 			waiting = true
 			o.update(inst, func(r *registry.Record) {
@@ -118,7 +118,7 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 				r.Message = fmt.Sprintf("waiting for %s (%s)", dep.Service, dep.Condition)
 			})
 		}
-		if err := o.await(ctx, o.insts[dep.Service], dep.Condition); err != nil {
+		if err := o.await(ctx, o.view().insts[dep.Service], dep.Condition); err != nil {
 			if ctx.Err() != nil {
 				if waiting {
 					o.update(inst, func(r *registry.Record) {
@@ -141,7 +141,7 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 	r := inst.run
 	inst.mu.Unlock()
 	if r != nil {
-		if r.hash == Hash(inst.svc) {
+		if r.hash == Hash(inst.service()) {
 			return nil
 		}
 		verb = VerbRecreate
@@ -176,22 +176,24 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 	if _, err := o.supervision(); err != nil {
 		return err
 	}
-	tgt, err := o.target(inst.svc)
+	svc := inst.service()
+	tgt, err := o.target(svc)
 	if err != nil {
 		o.fail(inst, err)
 		return err
 	}
-	spec, err := o.spec(inst.svc)
+	spec, err := o.spec(svc)
 	if err != nil {
 		o.fail(inst, err)
 		return err
 	}
 	if inst.record().State != lifecycle.Starting { // already starting when it waited for dependencies
-		o.update(inst, func(r *registry.Record) {
+		// Stored while the target starts it: whoever waits for it waits for the next record.
+		o.submit(inst, func(r *registry.Record) {
 			r.State = lifecycle.Starting
 			r.Health = lifecycle.HealthNone
 			r.Message = ""
-		})
+		}, nil)
 	}
 	launched := time.Now()
 	inst.mu.Lock()
@@ -199,26 +201,26 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 	inst.mu.Unlock()
 	h, err := tgt.Start(ctx, spec)
 	if err != nil {
-		err = fmt.Errorf("start %s: %w", inst.svc.Name, err)
+		err = fmt.Errorf("start %s: %w", inst.key.Service, err)
 		o.fail(inst, err)
 		return err
 	}
 	health := lifecycle.HealthNone
-	if inst.healthChecked() {
+	if svc.HealthCheck != nil {
 		health = lifecycle.HealthStarting
 	}
 	// Stored while the next service starts: whoever waits for this one waits for the record,
 	// and inst.run, set by supervise, is what a stop or a second start looks at.
 	o.submit(inst, func(r *registry.Record) {
 		r.Handle = h
-		r.Node = o.stack.NodeName(inst.svc)
+		r.Node = o.view().stack.NodeName(svc)
 		r.ConfigHash = spec.ConfigHash
 		r.Message = ""
 		r.State = lifecycle.Running
 		r.Health = health
 		r.Restarts = restarts
 		r.StartedAt = launched
-		r.Endpoints = o.endpoints(inst.svc)
+		r.Endpoints = o.endpoints(svc)
 	}, nil)
 	o.supervise(inst, tgt, h, spec.ConfigHash)
 	return nil
@@ -235,8 +237,8 @@ func (o *Orchestrator) fail(inst *instance, err error) {
 
 // observed reads what runs now, from the records.
 func (o *Orchestrator) observed() map[string]Observed {
-	out := make(map[string]Observed, len(o.insts))
-	for name, inst := range o.insts {
+	out := make(map[string]Observed, len(o.view().insts))
+	for name, inst := range o.view().insts {
 		rec := inst.record()
 		out[name] = Observed{Running: rec.State == lifecycle.Running || rec.State == lifecycle.Starting, ConfigHash: rec.ConfigHash}
 	}
@@ -246,13 +248,13 @@ func (o *Orchestrator) observed() map[string]Observed {
 // spec renders everything a target needs to start svc.
 func (o *Orchestrator) spec(svc *config.Service) (target.Spec, error) {
 	resolve := o.resolver()
-	env, err := o.stack.Environ(svc, resolve)
+	env, err := o.view().stack.Environ(svc, resolve)
 	if err != nil {
 		return target.Spec{}, err
 	}
 	argv := []string{svc.Binary}
 	if strings.Contains(svc.Binary, "/") && !filepath.IsAbs(svc.Binary) {
-		argv[0] = filepath.Join(o.stack.Dir, svc.Binary)
+		argv[0] = filepath.Join(o.view().stack.Dir, svc.Binary)
 	}
 	for _, a := range svc.Args {
 		s, err := a.Render(resolve)
@@ -261,15 +263,15 @@ func (o *Orchestrator) spec(svc *config.Service) (target.Spec, error) {
 		}
 		argv = append(argv, s)
 	}
-	dir := o.stack.Dir
+	dir := o.view().stack.Dir
 	if svc.WorkingDir != "" {
 		dir = svc.WorkingDir
 		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(o.stack.Dir, dir)
+			dir = filepath.Join(o.view().stack.Dir, dir)
 		}
 	}
 	return target.Spec{
-		Stack:      o.stack.Name,
+		Stack:      o.view().stack.Name,
 		Service:    svc.Name,
 		Argv:       argv,
 		Dir:        dir,
@@ -286,12 +288,12 @@ func (o *Orchestrator) spec(svc *config.Service) (target.Spec, error) {
 // loopback, at its first port.
 func (o *Orchestrator) resolver() config.Resolver {
 	return func(r config.Ref) (string, error) {
-		to := o.stack.Service(r.Service)
+		to := o.view().stack.Service(r.Service)
 		if to == nil {
 			return "", fmt.Errorf("%w: %q", ErrUnknownService, r.Service)
 		}
-		if o.stack.NodeName(to) != "local" {
-			return "", fmt.Errorf("%s runs on node %s: remote addresses need the network issue", to.Name, o.stack.NodeName(to))
+		if o.view().stack.NodeName(to) != "local" {
+			return "", fmt.Errorf("%s runs on node %s: remote addresses need the network issue", to.Name, o.view().stack.NodeName(to))
 		}
 		port := 0
 		if len(to.Ports) > 0 {

@@ -17,7 +17,7 @@ func (o *Orchestrator) Stop(ctx context.Context, names ...string) (Result, error
 	if err := o.Ready(ctx); err != nil {
 		return Result{}, err
 	}
-	plan, err := PlanStop(o.stack, names, o.observed())
+	plan, err := PlanStop(o.view().stack, names, o.observed())
 	if err != nil {
 		return Result{}, err
 	}
@@ -26,8 +26,8 @@ func (o *Orchestrator) Stop(ctx context.Context, names ...string) (Result, error
 	for _, a := range plan.Actions {
 		planned[a.Service] = true
 	}
-	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.stack.Settings.Parallelism, Reverse: true}, func(ctx context.Context, name string) error {
-		inst := o.insts[name]
+	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.view().stack.Settings.Parallelism, Reverse: true}, func(ctx context.Context, name string) error {
+		inst := o.view().insts[name]
 		inst.op.Lock()
 		defer inst.op.Unlock()
 		inst.mu.Lock()
@@ -77,7 +77,8 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 	if r != nil {
 		h = r.handle // the record of a run just launched may not be stored yet
 	}
-	tgt, err := o.target(inst.svc)
+	svc := inst.service()
+	tgt, err := o.target(svc)
 	if err != nil {
 		return err
 	}
@@ -85,12 +86,12 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 		r.cancel() // end the probe and the exit watcher first: this stop is not a crash
 	}
 	o.update(inst, func(r *registry.Record) { r.State = lifecycle.Stopping })
-	stopErr := tgt.Stop(ctx, h, inst.svc.ShutdownTimeout.Std())
+	stopErr := tgt.Stop(ctx, h, svc.ShutdownTimeout.Std())
 	if r != nil {
 		<-r.done
 	}
 	if stopErr != nil {
-		err := fmt.Errorf("stop %s: %w", inst.svc.Name, stopErr)
+		err := fmt.Errorf("stop %s: %w", inst.key.Service, stopErr)
 		o.update(inst, func(r *registry.Record) {
 			r.State = lifecycle.Failed
 			r.Message = err.Error()

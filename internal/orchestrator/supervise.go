@@ -73,7 +73,7 @@ func (o *Orchestrator) exited(ctx context.Context, inst *instance, tgt target.Ta
 			rec.State = lifecycle.Exited
 		}
 	})
-	if !wanted || !restarts(inst.svc.Restart, exit) {
+	if !wanted || !restarts(inst.service().Restart, exit) {
 		return
 	}
 	o.scheduleRestart(ctx, inst, rec, exit)
@@ -92,7 +92,7 @@ func restarts(policy config.Restart, exit target.Exit) bool {
 
 // scheduleRestart starts inst again after the backoff its policy gives.
 func (o *Orchestrator) scheduleRestart(ctx context.Context, inst *instance, rec registry.Record, exit target.Exit) {
-	policy := inst.svc.Restart
+	policy := inst.service().Restart
 	if policy.MaxRestarts > 0 && rec.Restarts >= policy.MaxRestarts {
 		o.update(inst, func(r *registry.Record) {
 			r.Message += fmt.Sprintf("; gave up after %d restarts", rec.Restarts)
@@ -157,12 +157,13 @@ func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Tar
 	if ex, ok := tgt.(target.Execer); ok {
 		env.Execer = execer{ex, r.handle}
 	}
-	checker, err := health.FromConfig(inst.svc.HealthCheck, env)
+	svc := inst.service()
+	checker, err := health.FromConfig(svc.HealthCheck, env)
 	if err != nil {
 		o.update(inst, func(rec *registry.Record) { rec.Message = "health check: " + err.Error() })
 		return
 	}
-	p := health.NewProbe(checker, health.ParamsFrom(inst.svc.HealthCheck))
+	p := health.NewProbe(checker, health.ParamsFrom(svc.HealthCheck))
 	_ = p.Run(ctx, func(res health.Result) {
 		if !res.Changed || ctx.Err() != nil {
 			return
@@ -178,7 +179,7 @@ func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Tar
 			rec.Health = lifecycle.Health(res.Status)
 			rec.Message = msg
 		})
-		if res.Status == health.StatusUnhealthy && inst.svc.Restart.Policy != config.RestartNo {
+		if res.Status == health.StatusUnhealthy && svc.Restart.Policy != config.RestartNo {
 			o.spawn(func() { o.restartUnhealthy(inst, r) })
 		}
 	})
