@@ -113,7 +113,7 @@ func (m *Manager) StartService(ctx context.Context, name string, svc config.Serv
 	m.edit.Lock()
 	stack, err := m.orch.Stack().WithService(svc)
 	if err == nil {
-		err = m.orch.Update(stack)
+		err = m.orch.Update(stack, nil)
 	}
 	m.edit.Unlock()
 	if err != nil {

@@ -49,7 +49,6 @@ type Orchestrator struct {
 	reg     *registry.Registry
 	targets map[string]target.Target
 	logDir  string
-	environ []string
 	log     *slog.Logger
 	cur     atomic.Pointer[view]
 
@@ -62,8 +61,9 @@ type Orchestrator struct {
 // view is the stack an orchestrator runs and an instance per service. It is never changed in
 // place: Update stores a new one. Instances outlive views: a service keeps its instance.
 type view struct {
-	stack *config.Stack
-	insts map[string]*instance
+	stack   *config.Stack
+	insts   map[string]*instance
+	environ []string // the base of every process service's environment
 }
 
 func (o *Orchestrator) view() *view { return o.cur.Load() }
@@ -81,11 +81,10 @@ func New(opts Options) (*Orchestrator, error) {
 		reg:     opts.Registry,
 		targets: opts.Targets,
 		logDir:  opts.LogDir,
-		environ: opts.Environ,
 		log:     log,
 		adopted: make(chan struct{}),
 	}
-	v := &view{stack: opts.Stack, insts: make(map[string]*instance, len(opts.Stack.Services))}
+	v := &view{stack: opts.Stack, insts: make(map[string]*instance, len(opts.Stack.Services)), environ: opts.Environ}
 	for _, svc := range opts.Stack.Services {
 		v.insts[svc.Name] = newInstance(opts.Stack.Name, svc)
 	}
@@ -96,8 +95,9 @@ func New(opts Options) (*Orchestrator, error) {
 // Update makes stack the one the orchestrator runs, while it runs: a new service gets an
 // instance, a changed one its new definition. A running instance of a changed service keeps
 // running as it was started until a Start recreates it; a restart starts the new definition.
-// Services can be added or changed, not removed, and the stack keeps its name.
-func (o *Orchestrator) Update(stack *config.Stack) error {
+// Services can be added or changed, not removed, and the stack keeps its name. environ, when
+// not nil, replaces Options.Environ for what starts from now on.
+func (o *Orchestrator) Update(stack *config.Stack, environ []string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cur := o.view()
@@ -109,7 +109,10 @@ func (o *Orchestrator) Update(stack *config.Stack) error {
 			return fmt.Errorf("update: service %q cannot be removed while harness runs the stack", name)
 		}
 	}
-	v := &view{stack: stack, insts: make(map[string]*instance, len(stack.Services))}
+	if environ == nil {
+		environ = cur.environ
+	}
+	v := &view{stack: stack, insts: make(map[string]*instance, len(stack.Services)), environ: environ}
 	for _, svc := range stack.Services {
 		inst := cur.insts[svc.Name]
 		if inst == nil {

@@ -402,7 +402,7 @@ services:
 		}
 		return s
 	}
-	if err := e.o.Update(parse(base + "  b: {type: process, binary: b, dependencies: [a]}\n")); err != nil {
+	if err := e.o.Update(parse(base + "  b: {type: process, binary: b, dependencies: [a]}\n"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.o.Start(context.Background(), "b"); err != nil {
@@ -412,7 +412,7 @@ services:
 		t.Errorf("starts after adding b (-want +got):\n%s", diff)
 	}
 	changed := strings.Replace(base, "binary: a}", "binary: a, args: [x]}", 1) + "  b: {type: process, binary: b, dependencies: [a]}\n"
-	if err := e.o.Update(parse(changed)); err != nil {
+	if err := e.o.Update(parse(changed), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.o.Start(context.Background(), "a"); err != nil {
@@ -424,10 +424,10 @@ services:
 	if diff := cmp.Diff([]string{"a", "b", "a"}, e.calls("Start")); diff != "" {
 		t.Errorf("starts after changing a (-want +got):\n%s", diff)
 	}
-	if err := e.o.Update(parse(base)); err == nil || !strings.Contains(err.Error(), `"b" cannot be removed`) {
+	if err := e.o.Update(parse(base), nil); err == nil || !strings.Contains(err.Error(), `"b" cannot be removed`) {
 		t.Errorf("removing b: %v, want a refusal", err)
 	}
-	if err := e.o.Update(parse(strings.Replace(base, "name: shop", "name: other", 1))); err == nil {
+	if err := e.o.Update(parse(strings.Replace(base, "name: shop", "name: other", 1)), nil); err == nil {
 		t.Error("renaming the stack was accepted")
 	}
 	if got := len(e.o.Stack().Services); got != 2 {

@@ -275,7 +275,7 @@ func (o *Orchestrator) spec(svc *config.Service) (target.Spec, error) {
 		Service:    svc.Name,
 		Argv:       argv,
 		Dir:        dir,
-		Env:        append(append([]string(nil), o.environ...), env...),
+		Env:        append(append([]string(nil), o.view().environ...), env...),
 		User:       svc.User,
 		StopSignal: svc.StopSignal,
 		LogPath:    o.LogPath(svc.Name),

@@ -1,0 +1,213 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+	"time"
+)
+
+// Version is the API version, the first element of every path.
+const Version = "v1"
+
+// The endpoints. Requests and responses are JSON, except Logs, which streams one LogLine
+// per line (JSON lines) until the request ends.
+const (
+	PathStart  = "/v1/start"  // POST StartRequest → StartResponse
+	PathStop   = "/v1/stop"   // POST StopRequest → StopResponse
+	PathStatus = "/v1/status" // POST StatusRequest → Status
+	PathLogs   = "/v1/logs"   // POST LogsRequest → LogLine…
+	PathDaemon = "/v1/daemon" // GET → Daemon
+	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
+	PathShutdown = "/v1/daemon/stop"
+)
+
+// SocketName is the name of the daemon's unix socket in its data dir.
+const SocketName = "harness.sock"
+
+// Stack names the stack a request is about: its services file, and the environment that
+// ${VAR} reads and that processes inherit (the caller's, as NAME=value).
+type Stack struct {
+	Config  string   `json:"config"`
+	Environ []string `json:"environ,omitempty"`
+}
+
+// StartRequest starts Services (all when empty) and their dependencies.
+type StartRequest struct {
+	Stack
+	Services []string `json:"services,omitempty"`
+	// NoWait returns once the services are launched, without waiting until they are ready.
+	NoWait bool `json:"no_wait,omitempty"`
+	// Timeout bounds the whole start (0: each service's startup_timeout only).
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// StartResponse says what a start did to each service it planned for, in plan order.
+type StartResponse struct {
+	Stack    string          `json:"stack"`
+	Services []ServiceResult `json:"services"`
+}
+
+// StopRequest stops Services (all when empty) and every running service that depends on them.
+type StopRequest struct {
+	Stack
+	Services []string `json:"services,omitempty"`
+	Timeout  Duration `json:"timeout,omitempty"`
+}
+
+// StopResponse says what a stop did to each service it planned for, in plan order.
+type StopResponse struct {
+	Stack    string          `json:"stack"`
+	Services []ServiceResult `json:"services"`
+}
+
+// ServiceResult is the outcome of a start or stop for one service.
+type ServiceResult struct {
+	Name string `json:"name"`
+	// Action is what the plan did: "start", "recreate", "keep" (already running from the
+	// same configuration), "stop".
+	Action string `json:"action"`
+	// Outcome is "ok", "failed", "timeout" (not ready within its startup_timeout; left
+	// running) or "blocked" (not started because a dependency failed).
+	Outcome string `json:"outcome"`
+	// Error is the real cause of a failure or timeout; BlockedBy the dependency that failed.
+	Error     string `json:"error,omitempty"`
+	BlockedBy string `json:"blocked_by,omitempty"`
+}
+
+// The outcomes of a ServiceResult.
+const (
+	OutcomeOK      = "ok"
+	OutcomeFailed  = "failed"
+	OutcomeTimeout = "timeout"
+	OutcomeBlocked = "blocked"
+)
+
+// StatusRequest asks for the state of Services (all when empty).
+type StatusRequest struct {
+	Stack
+	Services []string `json:"services,omitempty"`
+}
+
+// Status is the state of a stack: one row per configured service, in file order. It is
+// exactly what `harness status -o json` prints.
+type Status struct {
+	Stack    string          `json:"stack"`
+	Services []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus is one row of Status.
+type ServiceStatus struct {
+	Name        string     `json:"name"`
+	Type        string     `json:"type"`
+	Node        string     `json:"node"`
+	State       string     `json:"state"`  // stopped, starting, running, stopping, exited, failed, blocked
+	Health      string     `json:"health"` // none, starting, healthy, unhealthy
+	PID         int        `json:"pid"`
+	ContainerID string     `json:"container_id"`
+	IP          string     `json:"ip"`
+	Ports       []int      `json:"ports"`
+	Restarts    int        `json:"restarts"`
+	StartedAt   *time.Time `json:"started_at"`
+	ExitCode    *int       `json:"exit_code"`
+	Version     string     `json:"version"`
+	Message     string     `json:"message"`
+}
+
+// LogsRequest asks for the stored output of Services (all when empty), interleaved by time.
+type LogsRequest struct {
+	Stack
+	Services []string `json:"services,omitempty"`
+	// Tail keeps only the last Tail lines of each service (0: all).
+	Tail int `json:"tail,omitempty"`
+	// Since keeps only lines at or after it (zero: no bound).
+	Since time.Time `json:"since,omitzero"`
+	// Follow goes on with new lines, across restarts and rotation, until the request ends.
+	Follow bool `json:"follow,omitempty"`
+}
+
+// LogLine is one stored line of a service's output. Stream is "stdout", "stderr", or
+// "harness" for harness's own notes.
+type LogLine struct {
+	Service string    `json:"service"`
+	Time    time.Time `json:"time"`
+	Stream  string    `json:"stream"`
+	Text    string    `json:"text"`
+}
+
+// Daemon describes a running daemon.
+type Daemon struct {
+	PID       int       `json:"pid"`
+	Version   string    `json:"version"`
+	DataDir   string    `json:"data_dir"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Duration is a time.Duration written as a string ("1m30s") in JSON.
+type Duration time.Duration
+
+// MarshalText writes d as time.Duration.String does.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads what time.ParseDuration reads.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Error is the body of every failed request: a Code from the table below and the real cause.
+type Error struct {
+	Code    Code   `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Is makes errors.Is(err, ErrNotFound) and the like true for an *Error of the same Code.
+func (e *Error) Is(target error) bool {
+	var t *Error
+	return errors.As(target, &t) && t.Message == "" && t.Code == e.Code
+}
+
+// Code classifies an Error.
+type Code string
+
+// The codes, each with the HTTP status it is sent with (Status).
+const (
+	CodeBadRequest    Code = "bad_request"    // 400: the request does not parse or is incomplete
+	CodeInvalidConfig Code = "invalid_config" // 422: the services file does not load
+	CodeNotFound      Code = "not_found"      // 404: no such service, or no such endpoint
+	CodeConflict      Code = "conflict"       // 409: the request contradicts the daemon's state
+	CodeUnavailable   Code = "unavailable"    // 503: the daemon is shutting down
+	CodeInternal      Code = "internal"       // 500: anything else
+)
+
+var statuses = map[Code]int{
+	CodeBadRequest:    http.StatusBadRequest,
+	CodeInvalidConfig: http.StatusUnprocessableEntity,
+	CodeNotFound:      http.StatusNotFound,
+	CodeConflict:      http.StatusConflict,
+	CodeUnavailable:   http.StatusServiceUnavailable,
+	CodeInternal:      http.StatusInternalServerError,
+}
+
+// Status is the HTTP status an Error of code c is sent with.
+func (c Code) Status() int {
+	if s, ok := statuses[c]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// Sentinel errors, one per Code, for errors.Is.
+var (
+	ErrBadRequest    = &Error{Code: CodeBadRequest}
+	ErrInvalidConfig = &Error{Code: CodeInvalidConfig}
+	ErrNotFound      = &Error{Code: CodeNotFound}
+	ErrConflict      = &Error{Code: CodeConflict}
+	ErrUnavailable   = &Error{Code: CodeUnavailable}
+	ErrInternal      = &Error{Code: CodeInternal}
+)
