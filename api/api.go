@@ -10,12 +10,12 @@ import (
 const Version = "v1"
 
 // The endpoints. Requests and responses are JSON, except Logs, which streams one LogLine
-// per line (JSON lines) until the request ends.
+// per line (JSON lines, application/x-ndjson) until the request ends; see LogEvent.
 const (
 	PathStart  = "/v1/start"  // POST StartRequest → StartResponse
 	PathStop   = "/v1/stop"   // POST StopRequest → StopResponse
 	PathStatus = "/v1/status" // POST StatusRequest → Status
-	PathLogs   = "/v1/logs"   // POST LogsRequest → LogLine…
+	PathLogs   = "/v1/logs"   // POST LogsRequest → LogEvent…
 	PathDaemon = "/v1/daemon" // GET → Daemon
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
 	PathShutdown = "/v1/daemon/stop"
@@ -134,6 +134,15 @@ type LogLine struct {
 	Text    string    `json:"text"`
 }
 
+// LogEvent is one line of the Logs stream. A line of output is sent as its LogLine alone
+// ({"service": …, "time": …, "stream": …, "text": …}); a stream that fails after it began ends
+// with one last line {"error": Error} instead. An error before the first line is an ordinary
+// error response (an Error with its status), not a stream.
+type LogEvent struct {
+	*LogLine
+	Error *Error `json:"error,omitempty"`
+}
+
 // Daemon describes a running daemon.
 type Daemon struct {
 	PID       int       `json:"pid"`
@@ -164,6 +173,7 @@ type Error struct {
 	Message string `json:"message"`
 }
 
+// Error returns the message: the real cause, as the daemon put it.
 func (e *Error) Error() string { return e.Message }
 
 // Is makes errors.Is(err, ErrNotFound) and the like true for an *Error of the same Code.

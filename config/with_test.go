@@ -32,8 +32,8 @@ func TestWithService(t *testing.T) {
 	}
 	api := config.Service{
 		Name: "api", Type: config.TypeProcess, Binary: "sleep",
-		Args: []config.Template{config.Literal("60")},
-		Env:  config.Env{}.With("DATABASE_URL", url),
+		Args:  []config.Template{config.Literal("60")},
+		Env:   config.Env{}.With("DATABASE_URL", url),
 		Ports: []config.Port{{Target: 8080}},
 	}
 	s, err := base.WithService(api)
@@ -90,7 +90,7 @@ func TestWithServiceInvalid(t *testing.T) {
 			Dependencies: []config.Dependency{{Service: "cache"}}}, `"cache"`},
 		"port taken": {config.Service{Name: "api", Type: config.TypeProcess, Binary: "sleep",
 			Ports: []config.Port{{Target: 5432}}}, "5432"},
-		"bad name": {config.Service{Name: "API!", Type: config.TypeProcess, Binary: "sleep"}, "API!"},
+		"bad name":  {config.Service{Name: "API!", Type: config.TypeProcess, Binary: "sleep"}, "API!"},
 		"no binary": {config.Service{Name: "api", Type: config.TypeProcess}, "binary"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -8,9 +8,12 @@
 package main
 
 import (
+	"context"
+	"log/slog"
 	"os"
 
 	"github.com/graph-network-harness/harness/internal/cli"
+	"github.com/graph-network-harness/harness/internal/daemon"
 )
 
 // version is set by the linker (-X main.version=…); empty means the module version from the
@@ -25,5 +28,11 @@ func main() {
 		Stderr:  os.Stderr,
 		Environ: os.Environ(),
 		Version: version,
+		RunDaemon: func(ctx context.Context, o cli.DaemonOptions) error {
+			return daemon.Run(ctx, daemon.Options{
+				DataDir: o.DataDir, Listen: o.Listen, Version: o.Version,
+				Logger: slog.New(slog.NewTextHandler(o.Stderr, nil)),
+			})
+		},
 	}))
 }

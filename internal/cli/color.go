@@ -10,11 +10,20 @@ type palette struct{ on bool }
 
 // ANSI colours that output uses.
 const (
-	red    = "\x1b[31m"
-	green  = "\x1b[32m"
-	yellow = "\x1b[33m"
-	bold   = "\x1b[1m"
-	reset  = "\x1b[0m"
+	red     = "\x1b[31m"
+	green   = "\x1b[32m"
+	yellow  = "\x1b[33m"
+	blue    = "\x1b[34m"
+	magenta = "\x1b[35m"
+	cyan    = "\x1b[36m"
+	bold    = "\x1b[1m"
+	reset   = "\x1b[0m"
+
+	brightGreen   = "\x1b[92m"
+	brightYellow  = "\x1b[93m"
+	brightBlue    = "\x1b[94m"
+	brightMagenta = "\x1b[95m"
+	brightCyan    = "\x1b[96m"
 )
 
 // colors returns the palette for w: colour only when w is a terminal, --no-color is not
@@ -26,9 +35,9 @@ func (a *app) colors(w io.Writer) palette {
 	return palette{on: isTerminal(w)}
 }
 
-// paint wraps s in color when the palette is on.
+// paint wraps s in color when the palette is on; an empty color leaves s plain.
 func (p palette) paint(color, s string) string {
-	if !p.on || s == "" {
+	if !p.on || s == "" || color == "" {
 		return s
 	}
 	return color + s + reset

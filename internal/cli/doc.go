@@ -2,8 +2,22 @@
 // the formatting of what each command reports, as a table for people or as JSON with -o json.
 //
 // The package formats only; it does no orchestration. A command reads the config through
-// package config and, once the daemon exists, talks to it only through package client: it
-// never starts, stops or probes a service itself.
+// package config (validate, config) or talks to the daemon only through package client (start,
+// stop, restart, status, logs, daemon): it never starts, stops or probes a service itself.
+//
+// Every request names the stack by the absolute path of its services file and carries the
+// command's environment (api.Stack), so the daemon reads ${VAR} and gives processes the
+// environment of the user's shell. A missing services file is reported here, before any
+// daemon is asked; every other problem of the file comes back from the daemon as
+// api.ErrInvalidConfig and is printed as it is, one FILE:LINE:COL: message per line.
+//
+// The daemon on demand (daemon_spawn.go): a command that needs the daemon asks the data dir's
+// socket first; when nothing answers, it runs its own executable as `harness daemon run
+// --data-dir DATA` in a new session (stdin /dev/null, output appended to DATA/daemon.log, the
+// data dir made 0700 first) and polls the socket every 10 ms for up to 10 s. A daemon that
+// exits first, or a data dir that cannot be made or written, fails the command with exit
+// status 4 and the real cause (the error, or the end of what the daemon wrote). `daemon run`
+// itself calls Options.RunDaemon: the CLI does not import the daemon.
 //
 // Everything the command line needs from the process comes in through [Options]: arguments,
 // standard streams, environment and version. Nothing reads os.Args, os.Getenv or the real
@@ -25,5 +39,6 @@
 // JSON document and every human message goes to stderr.
 //
 // Concurrency: Main builds a fresh command tree on every call and shares nothing between
-// calls, so concurrent calls with distinct Options are safe.
+// calls, so concurrent calls with distinct Options are safe. A command runs in one goroutine;
+// a daemon it starts is polled for, never waited on by a goroutine, and outlives it.
 package cli

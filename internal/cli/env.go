@@ -42,7 +42,7 @@ func (a *app) configPath() (path, source string) {
 
 // dataDir returns the daemon's data dir, absolute: --data-dir, else $HARNESS_DATA_DIR, else
 // $XDG_STATE_HOME/harness, else ~/.local/state/harness. XDG_STATE_HOME counts only when it is
-// absolute, as the XDG spec says. Nothing uses it yet: the daemon's commands will.
+// absolute, as the XDG spec says.
 func (a *app) dataDir() (string, error) {
 	dir := a.dataDirFlag
 	if dir == "" {

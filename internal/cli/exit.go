@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"strconv"
 
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/client"
 	"github.com/graph-network-harness/harness/config"
 )
 
@@ -56,7 +59,15 @@ func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return e.err }
 
 // exitCode maps an error returned by a command to the exit code of the process. It is the
-// only place that decides exit codes.
+// only place that decides exit codes:
+//
+//	an exitError                          its code
+//	a usageError, a *config.Error         ExitUsage
+//	from the daemon: api.ErrInvalidConfig, ExitUsage (the services file, an unknown service,
+//	  api.ErrNotFound, api.ErrBadRequest    a request that does not fit)
+//	client.ErrUnreachable                 ExitUnreachable
+//	context.DeadlineExceeded (--timeout)  ExitTimeout
+//	anything else                         ExitError
 func exitCode(err error) int {
 	var (
 		coded  *exitError
@@ -70,6 +81,12 @@ func exitCode(err error) int {
 		return coded.code
 	case errors.As(err, &usage), errors.As(err, &cfgErr):
 		return ExitUsage
+	case errors.Is(err, api.ErrInvalidConfig), errors.Is(err, api.ErrNotFound), errors.Is(err, api.ErrBadRequest):
+		return ExitUsage
+	case errors.Is(err, client.ErrUnreachable):
+		return ExitUnreachable
+	case errors.Is(err, context.DeadlineExceeded):
+		return ExitTimeout
 	}
 	return ExitError
 }

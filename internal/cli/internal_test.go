@@ -1,13 +1,18 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/client"
 	"github.com/graph-network-harness/harness/config"
 )
 
@@ -27,6 +32,16 @@ func TestExitCode(t *testing.T) {
 		{"coded", withCode(ExitUnreachable, errors.New("daemon")), ExitUnreachable},
 		{"reported", withCode(ExitServiceFailed, nil), ExitServiceFailed},
 		{"timeout", withCode(ExitTimeout, errors.New("start api: timeout")), ExitTimeout},
+		{"daemon: invalid config", fmt.Errorf("start: %w", &api.Error{Code: api.CodeInvalidConfig, Message: "s.yaml:1:1: x"}), ExitUsage},
+		{"daemon: unknown service", fmt.Errorf("start: %w", &api.Error{Code: api.CodeNotFound, Message: "no service"}), ExitUsage},
+		{"daemon: bad request", fmt.Errorf("start: %w", &api.Error{Code: api.CodeBadRequest, Message: "no"}), ExitUsage},
+		{"daemon: conflict", fmt.Errorf("start: %w", &api.Error{Code: api.CodeConflict, Message: "busy"}), ExitError},
+		{"daemon: internal", fmt.Errorf("start: %w", &api.Error{Code: api.CodeInternal, Message: "bug"}), ExitError},
+		{"daemon: unavailable", fmt.Errorf("start: %w", &api.Error{Code: api.CodeUnavailable, Message: "stopping"}), ExitError},
+		{"unreachable", fmt.Errorf("status: %w: %w", client.ErrUnreachable, syscall.ENOENT), ExitUnreachable},
+		{"--timeout", timeoutError(fmt.Errorf("start: %w", context.DeadlineExceeded), time.Second), ExitTimeout},
+		{"interrupted", fmt.Errorf("start: %w", context.Canceled), ExitError},
+		{"coded beats the chain", withCode(ExitServiceFailed, fmt.Errorf("x: %w", client.ErrUnreachable)), ExitServiceFailed},
 	}
 	for _, tc := range tests {
 		if got := exitCode(tc.err); got != tc.want {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,17 +22,24 @@ func (a *app) load(strict bool) (*config.Stack, error) {
 	}
 	s, err := config.Load(path, config.Options{Lookup: a.env.Lookup, Strict: strict})
 	if s == nil && errors.Is(err, fs.ErrNotExist) {
-		switch source {
-		case fromDefault:
-			err = fmt.Errorf("config file %s does not exist (use -c FILE or set HARNESS_CONFIG)", path)
-		case fromEnv:
-			err = fmt.Errorf("config file %s (from $HARNESS_CONFIG) does not exist", path)
-		default:
-			err = fmt.Errorf("config file %s does not exist", path)
-		}
-		return nil, withCode(ExitUsage, err)
+		return nil, missingConfig(path, source)
 	}
 	return s, err
+}
+
+// missingConfig is the usage error of a config file that does not exist, saying where its
+// name came from.
+func missingConfig(path, source string) error {
+	var err error
+	switch source {
+	case fromDefault:
+		err = fmt.Errorf("config file %s does not exist (use -c FILE or set HARNESS_CONFIG)", path)
+	case fromEnv:
+		err = fmt.Errorf("config file %s (from $HARNESS_CONFIG) does not exist", path)
+	default:
+		err = fmt.Errorf("config file %s does not exist", path)
+	}
+	return withCode(ExitUsage, err)
 }
 
 // loadValid is load for the commands that need a valid stack: an invalid one is an error
@@ -60,6 +68,14 @@ func (a *app) completeServices(_ *cobra.Command, args []string, _ string) ([]str
 		names = append(names, svc.Name)
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeServiceList completes any number of SERVICE arguments with the names of the
+// stack's services not given yet.
+func (a *app) completeServiceList(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	names, dir := a.completeServices(cmd, nil, toComplete)
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(args, n) })
+	return names, dir
 }
 
 // service returns the service called name, or a usage error listing the known ones.

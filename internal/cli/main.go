@@ -1,13 +1,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/config"
 )
 
@@ -24,13 +28,33 @@ type Options struct {
 	// Version is the version the binary reports; empty means the main module's version from
 	// the build info, else "dev".
 	Version string
+	// RunDaemon runs the daemon in the foreground until ctx ends or a client stops it; it is
+	// what `harness daemon run` calls. The CLI does not import the daemon: the binary that
+	// has one sets this. Nil makes `daemon run` fail, and so every start of a daemon on demand.
+	RunDaemon func(ctx context.Context, o DaemonOptions) error
+}
+
+// DaemonOptions is what `harness daemon run` passes to Options.RunDaemon.
+type DaemonOptions struct {
+	// DataDir is the daemon's data dir, absolute (--data-dir and its defaults).
+	DataDir string
+	// Listen is the value of --listen (an extra TLS listener, tcp://HOST:PORT), may be empty.
+	Listen string
+	// Version is the version the daemon reports (Options.Version, resolved as version does).
+	Version string
+	// Stderr is where the daemon logs: the command's stderr (DATA/daemon.log when the daemon
+	// was started in the background).
+	Stderr io.Writer
 }
 
 // Main runs the harness command line and returns the process exit code (see exit.go).
 func Main(o Options) int {
-	a := newApp(o)
+	return newApp(o).main(o.Args)
+}
+
+// main runs the command line args.
+func (a *app) main(args []string) int {
 	root := a.rootCmd()
-	args := o.Args
 	if args == nil {
 		args = []string{} // nil would make cobra read os.Args
 	}
@@ -49,6 +73,12 @@ type app struct {
 	stdout, stderr io.Writer
 	env            env
 	version        string
+	runDaemon      func(ctx context.Context, o DaemonOptions) error
+
+	// executable is the harness binary that a daemon is started from (os.Executable), and now
+	// the clock (time.Now); tests replace them.
+	executable func() (string, error)
+	now        func() time.Time
 
 	// Global flags.
 	configFlag  string
@@ -61,12 +91,15 @@ type app struct {
 
 func newApp(o Options) *app {
 	a := &app{
-		stdin:   o.Stdin,
-		stdout:  o.Stdout,
-		stderr:  o.Stderr,
-		env:     env(o.Environ),
-		version: o.Version,
-		output:  outputTable,
+		stdin:      o.Stdin,
+		stdout:     o.Stdout,
+		stderr:     o.Stderr,
+		env:        env(o.Environ),
+		version:    o.Version,
+		runDaemon:  o.RunDaemon,
+		executable: os.Executable,
+		now:        time.Now,
+		output:     outputTable,
 	}
 	if a.stdin == nil {
 		a.stdin = strings.NewReader("")
@@ -122,6 +155,12 @@ Exit codes: 0 success, 1 runtime error, 2 usage error or invalid config,
 	root.AddCommand(
 		a.validateCmd(),
 		a.configCmd(),
+		a.startCmd(),
+		a.stopCmd(),
+		a.restartCmd(),
+		a.statusCmd(),
+		a.logsCmd(),
+		a.daemonCmd(),
 		a.versionCmd(),
 		a.completionCmd(),
 	)
@@ -134,6 +173,7 @@ func (a *app) report(cmd *cobra.Command, err error) {
 		coded  *exitError
 		usage  *usageError
 		cfgErr *config.Error
+		apiErr *api.Error
 	)
 	switch {
 	case errors.As(err, &coded) && coded.err == nil:
@@ -141,6 +181,13 @@ func (a *app) report(cmd *cobra.Command, err error) {
 	case errors.As(err, &cfgErr):
 		a.printDiagnostics(cfgErr.Diagnostics)
 		fmt.Fprintf(a.stderr, "harness: %s\n", countProblems(cfgErr.Diagnostics))
+	case errors.As(err, &apiErr) && apiErr.Code == api.CodeInvalidConfig:
+		// The daemon's diagnostics, FILE:LINE:COL: message, one per line: as they are.
+		lines := strings.Split(strings.TrimRight(apiErr.Message, "\n"), "\n")
+		for _, l := range lines {
+			fmt.Fprintln(a.stderr, l)
+		}
+		fmt.Fprintf(a.stderr, "harness: %s\n", plural(len(lines), "error"))
 	case errors.As(err, &usage):
 		path := "harness"
 		if cmd != nil {

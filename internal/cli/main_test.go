@@ -84,8 +84,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{
 			name: "unknown command",
-			args: []string{"bogus"},
-			want: result{Code: 2, Stderr: "harness: unknown command \"bogus\"; run 'harness --help'\n"},
+			args: []string{"frobnicate"},
+			want: result{Code: 2, Stderr: "harness: unknown command \"frobnicate\"; run 'harness --help'\n"},
 		},
 		{
 			name: "unknown command with a suggestion",

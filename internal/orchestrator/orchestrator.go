@@ -45,7 +45,6 @@ type Options struct {
 
 // Orchestrator starts, supervises and stops the services of one stack.
 type Orchestrator struct {
-	stack   *config.Stack
 	reg     *registry.Registry
 	targets map[string]target.Target
 	logDir  string

@@ -402,7 +402,7 @@ services:
 		}
 		return s
 	}
-	if err := e.o.Update(parse(base + "  b: {type: process, binary: b, dependencies: [a]}\n"), nil); err != nil {
+	if err := e.o.Update(parse(base+"  b: {type: process, binary: b, dependencies: [a]}\n"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.o.Start(context.Background(), "b"); err != nil {

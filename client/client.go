@@ -1,0 +1,175 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/graph-network-harness/harness/api"
+)
+
+// ErrUnreachable means that no daemon answers on the data dir's socket. Errors wrap it with
+// the dial error, which names the socket and the real cause ("dial unix DATA/harness.sock:
+// connect: no such file or directory").
+var ErrUnreachable = errors.New("daemon unreachable")
+
+// maxErrorBytes bounds how much of an error response is read.
+const maxErrorBytes = 1 << 20
+
+// Client talks to the daemon of one data dir. It is safe for concurrent use. It keeps no
+// connection open between requests, so it needs no Close.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// New returns a client of the daemon whose data dir is dataDir (socket dataDir/api.SocketName).
+func New(dataDir string) *Client {
+	socket := filepath.Join(dataDir, api.SocketName)
+	return &Client{
+		socket: socket,
+		http: &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				var d net.Dialer
+				conn, err := d.DialContext(ctx, "unix", socket)
+				if err != nil {
+					return nil, &dialError{err}
+				}
+				return conn, nil
+			},
+			// A connection per request: a CLI makes a few requests, and an idle connection
+			// would outlive them as a goroutine of this process.
+			DisableKeepAlives: true,
+		}},
+	}
+}
+
+// Socket returns the path of the daemon's socket.
+func (c *Client) Socket() string { return c.socket }
+
+// Start starts services and their dependencies and waits until they are ready (unless
+// req.NoWait). Services that fail are in the response, not an error.
+func (c *Client) Start(ctx context.Context, req api.StartRequest) (api.StartResponse, error) {
+	var resp api.StartResponse
+	return resp, c.do(ctx, "start", http.MethodPost, api.PathStart, req, &resp)
+}
+
+// Stop stops services and the running services that depend on them.
+func (c *Client) Stop(ctx context.Context, req api.StopRequest) (api.StopResponse, error) {
+	var resp api.StopResponse
+	return resp, c.do(ctx, "stop", http.MethodPost, api.PathStop, req, &resp)
+}
+
+// Status returns the state of a stack's services.
+func (c *Client) Status(ctx context.Context, req api.StatusRequest) (api.Status, error) {
+	var resp api.Status
+	return resp, c.do(ctx, "status", http.MethodPost, api.PathStatus, req, &resp)
+}
+
+// Daemon describes the daemon; it is how a caller learns whether one runs.
+func (c *Client) Daemon(ctx context.Context) (api.Daemon, error) {
+	var resp api.Daemon
+	return resp, c.do(ctx, "daemon", http.MethodGet, api.PathDaemon, nil, &resp)
+}
+
+// Shutdown asks the daemon to end supervision (services keep running) and returns its
+// description. The daemon stops after answering: it may still answer for a moment.
+func (c *Client) Shutdown(ctx context.Context) (api.Daemon, error) {
+	var resp api.Daemon
+	return resp, c.do(ctx, "shutdown", http.MethodPost, api.PathShutdown, nil, &resp)
+}
+
+// do sends in (nil: no body) to path and decodes a 200's body into out. Every error is wrapped
+// once with op.
+func (c *Client) do(ctx context.Context, op, method, path string, in, out any) error {
+	resp, err := c.send(ctx, op, method, path, in)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return c.transportError(ctx, op, fmt.Errorf("decode response: %w", err))
+	}
+	return nil
+}
+
+// send sends the request and returns a 200 response; any other status becomes the *api.Error
+// of its body.
+func (c *Client) send(ctx context.Context, op, method, path string, in any) (*http.Response, error) {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("%s: encode request: %w", op, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	// The host is a placeholder: DialContext always dials the socket.
+	req, err := http.NewRequestWithContext(ctx, method, "http://harness"+path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, c.transportError(ctx, op, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, fmt.Errorf("%s: %w", op, responseError(resp))
+	}
+	return resp, nil
+}
+
+// transportError wraps an error of the connection with op: the context's own error when it
+// ended, ErrUnreachable with the dial error when the socket does not answer, else err without
+// net/http's `Post "http://harness/v1/…":` prefix.
+func (c *Client) transportError(ctx context.Context, op string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("%s: %w", op, ctxErr)
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		return fmt.Errorf("%s: %w: %w", op, ErrUnreachable, de.err)
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// responseError reads the api.Error of an error response. A body that is not one (a proxy, a
+// crash mid-answer) becomes a CodeInternal error that shows the status and the body.
+func responseError(resp *http.Response) error {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	var e api.Error
+	if err == nil && json.Unmarshal(b, &e) == nil && e.Code != "" {
+		return &e
+	}
+	msg := fmt.Sprintf("unexpected response %s", resp.Status)
+	if text := strings.TrimSpace(string(b)); text != "" {
+		msg += ": " + text
+	}
+	if err != nil {
+		msg += fmt.Sprintf(" (read body: %v)", err)
+	}
+	return &api.Error{Code: api.CodeInternal, Message: msg}
+}
+
+// dialError marks an error of dialing the socket: the daemon is unreachable.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+
+func (e *dialError) Unwrap() error { return e.err }

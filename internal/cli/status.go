@@ -1,0 +1,181 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/graph-network-harness/harness/api"
+)
+
+func (a *app) statusCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status [SERVICE...]",
+		Short: "Show the state of every service, through the daemon",
+		Long: `status asks the daemon (started on demand) for the state of the named services, all
+when none is named, and prints one row per service, in file order:
+
+  NAME  TYPE  NODE  STATE  HEALTH  PID  ADDRESS  RESTARTS  UPTIME
+
+STATE is stopped, starting, running, stopping, exited, failed or blocked (a
+dependency failed); HEALTH is - (no check), starting, healthy or unhealthy; PID is
+the process ID, or the container ID of a container. A service with a message (why
+it failed, exited or is blocked) gets a line "NAME: message" under the table.
+
+With -o json, stdout holds the daemon's answer:
+  {"stack": NAME, "services": [{"name": N, "type": T, "node": N, "state": S,
+   "health": H, "pid": P, "container_id": C, "ip": IP, "ports": [PORT],
+   "restarts": R, "started_at": TIME|null, "exit_code": CODE|null,
+   "version": V, "message": M}]}`,
+		ValidArgsFunction: a.completeServiceList,
+		RunE:              func(cmd *cobra.Command, args []string) error { return a.status(cmd.Context(), args) },
+	}
+}
+
+func (a *app) status(ctx context.Context, names []string) error {
+	stack, err := a.stack()
+	if err != nil {
+		return err
+	}
+	c, err := a.daemonClient(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := c.Status(ctx, api.StatusRequest{Stack: stack, Services: names})
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		return a.writeJSON(s)
+	}
+	return writeStatus(a.stdout, a.colors(a.stdout), s, a.now())
+}
+
+// statusHeader is the header of the status table.
+var statusHeader = []string{"NAME", "TYPE", "NODE", "STATE", "HEALTH", "PID", "ADDRESS", "RESTARTS", "UPTIME"}
+
+// writeStatus prints s as a table, then the services' messages, "NAME: message".
+func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
+	rows := make([][]cell, len(s.Services))
+	var notes []string
+	for i, svc := range s.Services {
+		rows[i] = []cell{
+			{text: svc.Name},
+			{text: orDash(svc.Type)},
+			{text: orDash(svc.Node)},
+			{text: orDash(svc.State), color: stateColor(svc.State)},
+			{text: healthText(svc.Health), color: healthColor(svc.Health)},
+			{text: pidText(svc)},
+			{text: addressText(svc)},
+			{text: strconv.Itoa(svc.Restarts)},
+			{text: uptimeText(svc, now)},
+		}
+		if svc.Message != "" {
+			notes = append(notes, svc.Name+": "+svc.Message)
+		}
+	}
+	if err := writeTable(w, p, statusHeader, rows); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if _, err := fmt.Fprintln(w, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func stateColor(state string) string {
+	switch state {
+	case "running":
+		return green
+	case "starting", "stopping":
+		return yellow
+	case "exited", "failed", "blocked":
+		return red
+	}
+	return ""
+}
+
+func healthText(h string) string {
+	if h == "none" {
+		return "-"
+	}
+	return orDash(h)
+}
+
+func healthColor(h string) string {
+	switch h {
+	case "healthy":
+		return green
+	case "starting":
+		return yellow
+	case "unhealthy":
+		return red
+	}
+	return ""
+}
+
+// pidText is the process ID, or the short container ID, or "-".
+func pidText(svc api.ServiceStatus) string {
+	switch {
+	case svc.PID > 0:
+		return strconv.Itoa(svc.PID)
+	case svc.ContainerID != "":
+		return svc.ContainerID[:min(12, len(svc.ContainerID))]
+	}
+	return "-"
+}
+
+// addressText is IP:PORT, with every port: 127.0.0.1:8080,8081, [::1]:8080.
+func addressText(svc api.ServiceStatus) string {
+	if svc.IP == "" {
+		return "-"
+	}
+	if len(svc.Ports) == 0 {
+		return svc.IP
+	}
+	ports := make([]string, len(svc.Ports))
+	for i, port := range svc.Ports {
+		ports[i] = strconv.Itoa(port)
+	}
+	return net.JoinHostPort(svc.IP, strings.Join(ports, ","))
+}
+
+// uptimeText is how long a service in a live state has run, else "-".
+func uptimeText(svc api.ServiceStatus, now time.Time) string {
+	switch svc.State {
+	case "running", "starting", "stopping":
+		if svc.StartedAt != nil {
+			return shortDuration(now.Sub(*svc.StartedAt))
+		}
+	}
+	return "-"
+}
+
+// shortDuration writes d in at most two units: 42s, 5m12s, 2h10m, 3d4h.
+func shortDuration(d time.Duration) string {
+	d = max(d, 0).Truncate(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	case d < 24*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
+}

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/graph-network-harness/harness/api"
+)
+
+func (a *app) stopCmd() *cobra.Command {
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "stop [SERVICE...] [--timeout D]",
+		Short: "Stop services and what depends on them, through the daemon",
+		Long: `stop asks the daemon (started on demand) to stop the named services, all when none
+is named, and every running service that depends on them, dependents first.
+Stopping a stopped service succeeds. It then prints what happened to each service
+and a summary.
+
+Exit status 0 when every service stopped, 3 when one failed to stop, 5 when the
+stop did not end within --timeout, 2 for an invalid config or an unknown service,
+4 when the daemon cannot be reached.
+
+With -o json, stdout holds the daemon's answer:
+  {"stack": NAME, "services": [{"name": N, "action": "stop",
+   "outcome": "ok"|"failed"|"timeout", "error": E}]}`,
+		ValidArgsFunction: a.completeServiceList,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkTimeout(timeout); err != nil {
+				return err
+			}
+			return a.stop(cmd.Context(), args, timeout)
+		},
+	}
+	cmd.Flags().DurationVar(&timeout, "timeout", 0, "bound the whole stop (0: each service's stop timeout only)")
+	return cmd
+}
+
+func (a *app) stop(ctx context.Context, names []string, timeout time.Duration) error {
+	resp, err := a.requestStop(ctx, names, timeout)
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		if err := a.writeJSON(resp); err != nil {
+			return err
+		}
+	} else {
+		writeResults(a.stdout, a.colors(a.stdout), resp.Services, true, a.quiet)
+	}
+	return resultsError(resp.Services)
+}
+
+// requestStop asks the daemon to stop names.
+func (a *app) requestStop(ctx context.Context, names []string, timeout time.Duration) (api.StopResponse, error) {
+	stack, err := a.stack()
+	if err != nil {
+		return api.StopResponse{}, err
+	}
+	c, err := a.daemonClient(ctx)
+	if err != nil {
+		return api.StopResponse{}, err
+	}
+	ctx, cancel := withTimeout(ctx, timeout)
+	defer cancel()
+	resp, err := c.Stop(ctx, api.StopRequest{Stack: stack, Services: names, Timeout: api.Duration(timeout)})
+	return resp, timeoutError(err, timeout)
+}

@@ -1,0 +1,134 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/internal/httpapi"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/internal/target/process"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// Options configure Run.
+type Options struct {
+	// DataDir holds everything of this daemon (see the package doc). Required.
+	DataDir string
+	// Listen is an extra listener, "tcp://HOST:PORT" with TLS; empty for the socket only.
+	Listen string
+	// Version is what the daemon reports as its version.
+	Version string
+	Logger  *slog.Logger
+	// Targets adds or replaces targets by name ("process", "docker").
+	Targets map[string]target.Target
+}
+
+// shutdownGrace bounds how long Run waits for requests in flight once it is asked to stop.
+const shutdownGrace = 5 * time.Second
+
+// daemon is the Backend of the API.
+type daemon struct {
+	opts    Options
+	log     *slog.Logger
+	reg     *registry.Registry
+	targets map[string]target.Target
+	started time.Time
+	stop    context.CancelFunc // ends Run: Shutdown
+
+	// runCtx is the supervision lifetime of every stack.
+	runCtx context.Context
+	mu     sync.Mutex
+	stacks map[string]*stackRun
+	wg     sync.WaitGroup // the orchestrators' Run
+}
+
+var _ httpapi.Backend = (*daemon)(nil)
+
+// Run runs a daemon on opts.DataDir until ctx ends or a client asks it to stop, then stops
+// supervising (services keep running) and returns. It fails at once with ErrLocked when
+// another daemon holds the data dir.
+func Run(ctx context.Context, opts Options) (err error) {
+	if opts.DataDir == "" {
+		return errors.New("daemon: no data dir")
+	}
+	if opts.Listen != "" {
+		return fmt.Errorf("daemon: --listen %s: the TLS listener is not built yet; the unix socket is the only listener", opts.Listen)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	lock, err := lockDataDir(opts.DataDir)
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	defer lock.Close()
+	reg, err := registry.Open(filepath.Join(opts.DataDir, "registry.db"), registry.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	defer func() { err = errors.Join(err, reg.Close()) }()
+	proc := process.New(process.Options{Logger: log, StateDir: filepath.Join(opts.DataDir, "instances")})
+	defer func() { err = errors.Join(err, proc.Close()) }()
+	targets := map[string]target.Target{"process": proc}
+	for name, t := range opts.Targets {
+		targets[name] = t
+	}
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	d := &daemon{
+		opts: opts, log: log, reg: reg, targets: targets, started: time.Now(), stop: stop,
+		runCtx: ctx, stacks: map[string]*stackRun{},
+	}
+	defer d.wg.Wait() // after stop: the orchestrators end their supervision
+
+	ln, err := httpapi.Listen(filepath.Join(opts.DataDir, api.SocketName))
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.NewHandler(d, log),
+		BaseContext:       func(_ net.Listener) context.Context { return ctx },
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("daemon started", "pid", os.Getpid(), "data_dir", opts.DataDir, "socket", ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		stop()
+		return fmt.Errorf("daemon: serve: %w", err)
+	}
+	// Requests in flight end with ctx (their base context): give them a moment to answer.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	<-served
+	log.Info("daemon stopped; services keep running")
+	return nil
+}
+
+// Daemon implements httpapi.Backend.
+func (d *daemon) Daemon() api.Daemon {
+	return api.Daemon{PID: os.Getpid(), Version: d.opts.Version, DataDir: d.opts.DataDir, StartedAt: d.started}
+}
+
+// Shutdown implements httpapi.Backend: it ends Run.
+func (d *daemon) Shutdown() { d.stop() }

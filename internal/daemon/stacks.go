@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/orchestrator"
+)
+
+// stackRun is one stack the daemon supervises.
+type stackRun struct {
+	orch *orchestrator.Orchestrator
+}
+
+// load reads the services file of req with the caller's environment. A file that does not
+// load is CodeInvalidConfig, with every problem as FILE:LINE:COL.
+func load(req api.Stack) (*config.Stack, error) {
+	if req.Config == "" || !filepath.IsAbs(req.Config) {
+		return nil, &api.Error{Code: api.CodeBadRequest, Message: fmt.Sprintf("config %q: want the absolute path of a services file", req.Config)}
+	}
+	stack, err := config.Load(req.Config, config.Options{Lookup: config.EnvironLookup(req.Environ)})
+	var cerr *config.Error
+	switch {
+	case errors.As(err, &cerr):
+		return nil, &api.Error{Code: api.CodeInvalidConfig, Message: err.Error()}
+	case err != nil:
+		return nil, &api.Error{Code: api.CodeBadRequest, Message: err.Error()}
+	}
+	return stack, nil
+}
+
+// stack returns the orchestrator of the stack of req. A stack the daemon does not run yet is
+// loaded and supervised from now on: its orchestrator first adopts what the registry records.
+// With reload, a stack already run is loaded again from its file and updated, with the
+// caller's environment (a start: ${VAR} and the processes' environments follow the shell).
+func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orchestrator.Orchestrator, error) {
+	stack, err := load(req)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	run := d.stacks[stack.Name]
+	if run == nil {
+		if err := d.runCtx.Err(); err != nil {
+			d.mu.Unlock()
+			return nil, &api.Error{Code: api.CodeUnavailable, Message: "the daemon is stopping"}
+		}
+		orch, err := orchestrator.New(orchestrator.Options{
+			Stack: stack, Registry: d.reg, Targets: d.targets, Environ: req.Environ,
+			LogDir: filepath.Join(d.opts.DataDir, "logs"), Logger: d.log.With("stack", stack.Name),
+		})
+		if err != nil {
+			d.mu.Unlock()
+			return nil, err
+		}
+		run = &stackRun{orch: orch}
+		d.stacks[stack.Name] = run
+		d.wg.Add(1)
+		go func() {
+			defer d.wg.Done()
+			if err := orch.Run(d.runCtx); err != nil {
+				d.log.Error("supervision", "stack", stack.Name, "err", err)
+			}
+		}()
+		reload = false // just loaded
+	}
+	d.mu.Unlock()
+	if err := run.orch.Ready(ctx); err != nil {
+		return nil, err
+	}
+	if reload {
+		if err := run.orch.Update(stack, req.Environ); err != nil {
+			return nil, &api.Error{Code: api.CodeConflict, Message: err.Error()}
+		}
+	}
+	return run.orch, nil
+}
+
+// checkNames reports the first name that is not a service of stack as CodeNotFound.
+func checkNames(stack *config.Stack, names []string) error {
+	for _, n := range names {
+		if stack.Service(n) == nil {
+			return &api.Error{Code: api.CodeNotFound, Message: fmt.Sprintf("%s: no service %q in %s", stack.Name, n, stack.File)}
+		}
+	}
+	return nil
+}
+
+// Start implements httpapi.Backend.
+func (d *daemon) Start(ctx context.Context, req api.StartRequest) (api.StartResponse, error) {
+	if req.NoWait {
+		return api.StartResponse{}, &api.Error{Code: api.CodeBadRequest, Message: "start without waiting is not supported yet"}
+	}
+	orch, err := d.stack(ctx, req.Stack, true)
+	if err != nil {
+		return api.StartResponse{}, err
+	}
+	if err := checkNames(orch.Stack(), req.Services); err != nil {
+		return api.StartResponse{}, err
+	}
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.Timeout))
+		defer cancel()
+	}
+	res, err := orch.Start(ctx, req.Services...)
+	out := api.StartResponse{Stack: orch.Stack().Name, Services: results(res)}
+	if res.Plan.Actions == nil && err != nil {
+		return out, err // no plan: the request itself failed
+	}
+	if ctx.Err() != nil { // the request's timeout: what was not ready by then timed out
+		ready := map[string]bool{}
+		for _, rec := range orch.Status() {
+			ready[rec.Key.Service] = rec.State == lifecycle.Running && rec.Health != lifecycle.HealthStarting && rec.Health != lifecycle.HealthUnhealthy
+		}
+		for i, r := range out.Services {
+			if r.Outcome == api.OutcomeOK && !ready[r.Name] {
+				out.Services[i].Outcome, out.Services[i].Error = api.OutcomeTimeout, fmt.Sprintf("not ready within %s", time.Duration(req.Timeout))
+			}
+		}
+	}
+	return out, nil
+}
+
+// Stop implements httpapi.Backend.
+func (d *daemon) Stop(ctx context.Context, req api.StopRequest) (api.StopResponse, error) {
+	orch, err := d.stack(ctx, req.Stack, false)
+	if err != nil {
+		return api.StopResponse{}, err
+	}
+	if err := checkNames(orch.Stack(), req.Services); err != nil {
+		return api.StopResponse{}, err
+	}
+	if req.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.Timeout))
+		defer cancel()
+	}
+	res, err := orch.Stop(ctx, req.Services...)
+	out := api.StopResponse{Stack: orch.Stack().Name, Services: results(res)}
+	if res.Plan.Actions == nil && err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// results turns what the orchestrator did into one ServiceResult per planned service.
+func results(res orchestrator.Result) []api.ServiceResult {
+	out := make([]api.ServiceResult, 0, len(res.Plan.Actions))
+	for _, a := range res.Plan.Actions {
+		r := api.ServiceResult{Name: a.Service, Action: string(a.Verb), Outcome: api.OutcomeOK}
+		var timeout *orchestrator.TimeoutError
+		if err, ok := res.Failed[a.Service]; ok {
+			r.Outcome, r.Error = api.OutcomeFailed, err.Error()
+			if errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) {
+				r.Outcome = api.OutcomeTimeout
+			}
+		} else if dep, ok := res.Blocked[a.Service]; ok {
+			r.Outcome, r.BlockedBy = api.OutcomeBlocked, dep
+		}
+		out = append(out, r)
+	}
+	return out
+}

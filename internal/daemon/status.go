@@ -1,0 +1,78 @@
+package daemon
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/internal/target/process"
+)
+
+// Status implements httpapi.Backend: one row per configured service, in file order.
+func (d *daemon) Status(ctx context.Context, req api.StatusRequest) (api.Status, error) {
+	orch, err := d.stack(ctx, req.Stack, false)
+	if err != nil {
+		return api.Status{}, err
+	}
+	stack := orch.Stack()
+	if err := checkNames(stack, req.Services); err != nil {
+		return api.Status{}, err
+	}
+	want := map[string]bool{}
+	for _, n := range req.Services {
+		want[n] = true
+	}
+	out := api.Status{Stack: stack.Name, Services: []api.ServiceStatus{}}
+	for _, rec := range orch.Status() {
+		if len(want) > 0 && !want[rec.Key.Service] {
+			continue
+		}
+		out.Services = append(out.Services, row(stack, stack.Service(rec.Key.Service), rec))
+	}
+	return out, nil
+}
+
+// row is the status of one service from its definition and its record.
+func row(stack *config.Stack, svc *config.Service, rec registry.Record) api.ServiceStatus {
+	s := api.ServiceStatus{
+		Name:     svc.Name,
+		Type:     string(svc.Type),
+		Node:     stack.NodeName(svc),
+		State:    string(rec.State),
+		Health:   string(rec.Health),
+		Ports:    []int{},
+		Restarts: rec.Restarts,
+		Version:  svc.Version,
+		Message:  rec.Message,
+	}
+	for _, p := range svc.Ports {
+		s.Ports = append(s.Ports, p.HostPort())
+	}
+	if len(rec.Endpoints) > 0 {
+		s.IP = rec.Endpoints[0].IP
+	} else if s.Node == "local" {
+		s.IP = "127.0.0.1"
+	}
+	if rec.State.Active() {
+		if rec.Handle.Target == process.TargetName {
+			pid, _, _ := strings.Cut(rec.Handle.ID, ":")
+			s.PID, _ = strconv.Atoi(pid)
+		} else {
+			s.ContainerID = rec.Handle.ID
+		}
+		if !rec.StartedAt.IsZero() {
+			at := rec.StartedAt.UTC().Truncate(time.Second)
+			s.StartedAt = &at
+		}
+	}
+	if rec.LastExit != nil && (rec.State == lifecycle.Exited || rec.State == lifecycle.Failed) && rec.LastExit.Code >= 0 {
+		code := rec.LastExit.Code
+		s.ExitCode = &code
+	}
+	return s
+}

@@ -1,0 +1,99 @@
+package httpapitest
+
+import (
+	"context"
+	"sync"
+
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/internal/httpapi"
+)
+
+// Backend is a scriptable httpapi.Backend. Each Func field, when set, answers its method; an
+// unset one answers the zero response (Logs: no line). Every call is recorded, in order, for
+// the test to check what the client sent. Set the fields before serving; the methods are
+// safe for concurrent use.
+type Backend struct {
+	StartFunc  func(ctx context.Context, req api.StartRequest) (api.StartResponse, error)
+	StopFunc   func(ctx context.Context, req api.StopRequest) (api.StopResponse, error)
+	StatusFunc func(ctx context.Context, req api.StatusRequest) (api.Status, error)
+	LogsFunc   func(ctx context.Context, req api.LogsRequest, emit func(api.LogLine) error) error
+	// Info is what Daemon answers.
+	Info api.Daemon
+	// OnShutdown, when set, runs on Shutdown (which must return at once: OnShutdown too).
+	OnShutdown func()
+
+	mu    sync.Mutex
+	calls []Call
+}
+
+var _ httpapi.Backend = (*Backend)(nil)
+
+// Call is one call of a Backend method: its name ("Start", "Stop", "Status", "Logs",
+// "Daemon", "Shutdown") and its request (nil for Daemon and Shutdown).
+type Call struct {
+	Method  string
+	Request any
+}
+
+// Calls returns the calls so far, in order.
+func (b *Backend) Calls() []Call {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]Call(nil), b.calls...)
+}
+
+func (b *Backend) record(method string, req any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.calls = append(b.calls, Call{Method: method, Request: req})
+}
+
+// Start implements httpapi.Backend.
+func (b *Backend) Start(ctx context.Context, req api.StartRequest) (api.StartResponse, error) {
+	b.record("Start", req)
+	if b.StartFunc == nil {
+		return api.StartResponse{}, nil
+	}
+	return b.StartFunc(ctx, req)
+}
+
+// Stop implements httpapi.Backend.
+func (b *Backend) Stop(ctx context.Context, req api.StopRequest) (api.StopResponse, error) {
+	b.record("Stop", req)
+	if b.StopFunc == nil {
+		return api.StopResponse{}, nil
+	}
+	return b.StopFunc(ctx, req)
+}
+
+// Status implements httpapi.Backend.
+func (b *Backend) Status(ctx context.Context, req api.StatusRequest) (api.Status, error) {
+	b.record("Status", req)
+	if b.StatusFunc == nil {
+		return api.Status{}, nil
+	}
+	return b.StatusFunc(ctx, req)
+}
+
+// Logs implements httpapi.Backend.
+func (b *Backend) Logs(ctx context.Context, req api.LogsRequest, emit func(api.LogLine) error) error {
+	b.record("Logs", req)
+	if b.LogsFunc == nil {
+		return nil
+	}
+	return b.LogsFunc(ctx, req, emit)
+}
+
+// Daemon implements httpapi.Backend.
+func (b *Backend) Daemon() api.Daemon {
+	b.record("Daemon", nil)
+	return b.Info
+}
+
+// Shutdown implements httpapi.Backend.
+func (b *Backend) Shutdown() {
+	b.record("Shutdown", nil)
+	if b.OnShutdown != nil {
+		b.OnShutdown()
+	}
+}
