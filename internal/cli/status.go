@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -47,12 +49,22 @@ func (a *app) status(ctx context.Context, names []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.Status(ctx, api.StatusRequest{Stack: stack, Services: names})
-	if err != nil {
+	req := api.StatusRequest{Stack: stack, Services: names}
+	if a.json() {
+		raw, err := c.StatusJSON(ctx, req)
+		if err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		if err := json.Indent(&b, raw, "", "  "); err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+		_, err = a.stdout.Write(append(b.Bytes(), '\n'))
 		return err
 	}
-	if a.json() {
-		return a.writeJSON(s)
+	s, err := c.Status(ctx, req)
+	if err != nil {
+		return err
 	}
 	return writeStatus(a.stdout, a.colors(a.stdout), s, a.now())
 }

@@ -48,6 +48,7 @@ type daemon struct {
 	runCtx context.Context
 	mu     sync.Mutex
 	stacks map[string]*stackRun
+	files  map[string]fileStamp // by services file: what it was at its last load
 	wg     sync.WaitGroup // the orchestrators' Run
 }
 
@@ -91,7 +92,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 	defer stop()
 	d := &daemon{
 		opts: opts, log: log, reg: reg, targets: targets, started: time.Now(), stop: stop,
-		runCtx: ctx, stacks: map[string]*stackRun{},
+		runCtx: ctx, stacks: map[string]*stackRun{}, files: map[string]fileStamp{},
 	}
 	defer d.wg.Wait() // after stop: the orchestrators end their supervision
 

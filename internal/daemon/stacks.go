@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -40,11 +41,19 @@ func load(req api.Stack) (*config.Stack, error) {
 // With reload, a stack already run is loaded again from its file and updated, with the
 // caller's environment (a start: ${VAR} and the processes' environments follow the shell).
 func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orchestrator.Orchestrator, error) {
+	if !reload {
+		if orch := d.known(req.Config); orch != nil {
+			return orch, orch.Ready(ctx)
+		}
+	}
 	stack, err := load(req)
 	if err != nil {
 		return nil, err
 	}
+	stamp, _ := stampOf(req.Config)
 	d.mu.Lock()
+	stamp.name = stack.Name
+	d.files[req.Config] = stamp
 	run := d.stacks[stack.Name]
 	if run == nil {
 		if err := d.runCtx.Err(); err != nil {
@@ -80,6 +89,39 @@ func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orches
 		}
 	}
 	return run.orch, nil
+}
+
+// fileStamp is what a services file was when the daemon last loaded it, and its stack.
+type fileStamp struct {
+	size int64
+	mod  time.Time
+	name string
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, err
+	}
+	return fileStamp{size: fi.Size(), mod: fi.ModTime()}, nil
+}
+
+// known returns the orchestrator of the stack of the services file at path when the daemon
+// runs it and the file has not changed since it was loaded: a status, a stop or a logs need
+// the stack's name only, and parsing a file of a thousand services costs more than the rest
+// of a status.
+func (d *daemon) known(path string) *orchestrator.Orchestrator {
+	now, err := stampOf(path)
+	if err != nil {
+		return nil
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	was, ok := d.files[path]
+	if !ok || was.size != now.size || !was.mod.Equal(now.mod) || d.stacks[was.name] == nil {
+		return nil
+	}
+	return d.stacks[was.name].orch
 }
 
 // checkNames reports the first name that is not a service of stack as CodeNotFound.
