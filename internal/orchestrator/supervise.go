@@ -148,17 +148,8 @@ func describe(exit target.Exit) string {
 // probe runs the health check of one run and records every change of health; a run that
 // turns unhealthy is restarted when the policy restarts failures.
 func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Target, r *run) {
-	env := health.CheckEnv{
-		Host:   "127.0.0.1",
-		Render: func(t config.Template) (string, error) { return t.Render(o.resolver()) },
-		Execer: health.LocalExec{},
-		Lines:  logLines{tgt: tgt, h: r.handle, since: inst.record().StartedAt, spawn: o.spawn},
-	}
-	if ex, ok := tgt.(target.Execer); ok {
-		env.Execer = execer{ex, r.handle}
-	}
 	svc := inst.service()
-	checker, err := health.FromConfig(svc.HealthCheck, env)
+	checker, err := health.FromConfig(svc.HealthCheck, o.checkEnv(tgt, r.handle, inst.record().StartedAt))
 	if err != nil {
 		o.update(inst, func(rec *registry.Record) { rec.Message = "health check: " + err.Error() })
 		return
@@ -207,6 +198,21 @@ func (o *Orchestrator) restartUnhealthy(inst *instance, r *run) {
 }
 
 // execer runs health-check commands where the run runs.
+// checkEnv is where the checks of the run h of a service run: on its target, which
+// delivers its output from since.
+func (o *Orchestrator) checkEnv(tgt target.Target, h target.Handle, since time.Time) health.CheckEnv {
+	env := health.CheckEnv{
+		Host:   "127.0.0.1",
+		Render: func(t config.Template) (string, error) { return t.Render(o.resolver()) },
+		Execer: health.LocalExec{},
+		Lines:  logLines{tgt: tgt, h: h, since: since, spawn: o.spawn},
+	}
+	if ex, ok := tgt.(target.Execer); ok {
+		env.Execer = execer{ex, h}
+	}
+	return env
+}
+
 type execer struct {
 	ex target.Execer
 	h  target.Handle
