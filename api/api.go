@@ -16,6 +16,8 @@ const (
 	PathStop   = "/v1/stop"   // POST StopRequest → StopResponse
 	PathStatus = "/v1/status" // POST StatusRequest → Status
 	PathLogs   = "/v1/logs"   // POST LogsRequest → LogEvent…
+	PathExec   = "/v1/exec"   // POST ExecRequest → ExecResponse
+	PathHealth = "/v1/health" // POST HealthRequest → HealthResponse
 	PathDaemon = "/v1/daemon" // GET → Daemon
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
 	PathShutdown = "/v1/daemon/stop"
@@ -141,6 +143,47 @@ type LogLine struct {
 type LogEvent struct {
 	*LogLine
 	Error *Error `json:"error,omitempty"`
+}
+
+// ExecRequest runs Command where Service runs (for a process: on its host, in its working
+// directory, with its environment) and waits for it to end.
+type ExecRequest struct {
+	Stack
+	Service string   `json:"service"`
+	Command []string `json:"command"`
+	// Timeout bounds the command (0: until the request ends).
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// ExecResponse is how the command ended and what it printed (stdout and stderr together,
+// at most 1 MiB; Truncated says more was cut).
+type ExecResponse struct {
+	ExitCode  int    `json:"exit_code"`
+	Output    string `json:"output"`
+	Truncated bool   `json:"truncated,omitempty"`
+}
+
+// HealthRequest runs the health checks of Services (all with a check when empty) once, now.
+type HealthRequest struct {
+	Stack
+	Services []string `json:"services,omitempty"`
+}
+
+// HealthResponse holds one result per service asked about, in file order.
+type HealthResponse struct {
+	Stack    string         `json:"stack"`
+	Services []HealthResult `json:"services"`
+}
+
+// HealthResult is the outcome of one check run. Status is "healthy", "unhealthy", or "none"
+// (the service has no check); Output is what the check said, Error why it failed.
+type HealthResult struct {
+	Name    string   `json:"name"`
+	Kind    string   `json:"kind,omitempty"` // command, http, tcp, grpc, log_line
+	Status  string   `json:"status"`
+	Latency Duration `json:"latency"`
+	Output  string   `json:"output,omitempty"`
+	Error   string   `json:"error,omitempty"`
 }
 
 // Daemon describes a running daemon.
