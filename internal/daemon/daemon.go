@@ -49,7 +49,7 @@ type daemon struct {
 	mu     sync.Mutex
 	stacks map[string]*stackRun
 	files  map[string]fileStamp // by services file: what it was at its last load
-	wg     sync.WaitGroup // the orchestrators' Run
+	wg     sync.WaitGroup       // the orchestrators' Run
 }
 
 var _ httpapi.Backend = (*daemon)(nil)
