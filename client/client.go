@@ -81,6 +81,21 @@ func (c *Client) StatusJSON(ctx context.Context, req api.StatusRequest) (json.Ra
 	return resp, c.do(ctx, "status", http.MethodPost, api.PathStatus, req, &resp)
 }
 
+// Exec runs req.Command where req.Service runs and waits for it to end. A command that ends
+// with a non-zero exit code is a response (ExitCode), not an error; a service that does not
+// run is an error (api.ErrConflict).
+func (c *Client) Exec(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error) {
+	var resp api.ExecResponse
+	return resp, c.do(ctx, "exec", http.MethodPost, api.PathExec, req, &resp)
+}
+
+// Health runs the health checks of services once, now, and returns each result. An unhealthy
+// service is in the response, not an error.
+func (c *Client) Health(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error) {
+	var resp api.HealthResponse
+	return resp, c.do(ctx, "health", http.MethodPost, api.PathHealth, req, &resp)
+}
+
 // Daemon describes the daemon; it is how a caller learns whether one runs.
 func (c *Client) Daemon(ctx context.Context) (api.Daemon, error) {
 	var resp api.Daemon

@@ -50,6 +50,12 @@ func TestRequests(t *testing.T) {
 		StatusFunc: func(_ context.Context, req api.StatusRequest) (api.Status, error) {
 			return api.Status{Stack: "shop", Services: []api.ServiceStatus{{Name: "db", State: "exited", StartedAt: &started, ExitCode: &exit, Ports: []int{5432}}}}, nil
 		},
+		ExecFunc: func(_ context.Context, req api.ExecRequest) (api.ExecResponse, error) {
+			return api.ExecResponse{ExitCode: 3, Output: "out\nerr\n", Truncated: true}, nil
+		},
+		HealthFunc: func(_ context.Context, req api.HealthRequest) (api.HealthResponse, error) {
+			return api.HealthResponse{Stack: "shop", Services: []api.HealthResult{{Name: "db", Kind: "tcp", Status: "healthy", Latency: api.Duration(3 * time.Millisecond)}}}, nil
+		},
 		Info: api.Daemon{PID: 7, Version: "v1", DataDir: "/d", StartedAt: started},
 	}
 	c := serve(t, b)
@@ -67,6 +73,14 @@ func TestRequests(t *testing.T) {
 	status, err := c.Status(ctx, statusReq)
 	check(t, "Status", api.Status{Stack: "shop", Services: []api.ServiceStatus{{Name: "db", State: "exited", StartedAt: &started, ExitCode: &exit, Ports: []int{5432}}}}, status, err)
 
+	execReq := api.ExecRequest{Stack: stack, Service: "db", Command: []string{"sh", "-c", "exit 3"}, Timeout: api.Duration(time.Second)}
+	exec, err := c.Exec(ctx, execReq)
+	check(t, "Exec", api.ExecResponse{ExitCode: 3, Output: "out\nerr\n", Truncated: true}, exec, err)
+
+	healthReq := api.HealthRequest{Stack: stack, Services: []string{"db"}}
+	health, err := c.Health(ctx, healthReq)
+	check(t, "Health", api.HealthResponse{Stack: "shop", Services: []api.HealthResult{{Name: "db", Kind: "tcp", Status: "healthy", Latency: api.Duration(3 * time.Millisecond)}}}, health, err)
+
 	d, err := c.Daemon(ctx)
 	check(t, "Daemon", b.Info, d, err)
 
@@ -77,6 +91,8 @@ func TestRequests(t *testing.T) {
 		{Method: "Start", Request: startReq},
 		{Method: "Stop", Request: stopReq},
 		{Method: "Status", Request: statusReq},
+		{Method: "Exec", Request: execReq},
+		{Method: "Health", Request: healthReq},
 		{Method: "Daemon"},
 		{Method: "Daemon"}, {Method: "Shutdown"},
 	}
@@ -104,6 +120,9 @@ func TestErrorResponse(t *testing.T) {
 		StatusFunc: func(context.Context, api.StatusRequest) (api.Status, error) {
 			return api.Status{}, &api.Error{Code: api.CodeInvalidConfig, Message: "/s/services.yaml:2:3: bad"}
 		},
+		ExecFunc: func(context.Context, api.ExecRequest) (api.ExecResponse, error) {
+			return api.ExecResponse{}, &api.Error{Code: api.CodeConflict, Message: `exec db: service "db" is not running`}
+		},
 	})
 	_, err := c.Start(t.Context(), api.StartRequest{Stack: stack})
 	if !errors.Is(err, api.ErrNotFound) || errors.Is(err, api.ErrInvalidConfig) {
@@ -125,6 +144,14 @@ func TestErrorResponse(t *testing.T) {
 		t.Errorf("Status: %v; want api.ErrInvalidConfig", err)
 	}
 	if diff := cmp.Diff("status: /s/services.yaml:2:3: bad", err.Error()); diff != "" {
+		t.Errorf("message (-want +got):\n%s", diff)
+	}
+
+	_, err = c.Exec(t.Context(), api.ExecRequest{Stack: stack, Service: "db", Command: []string{"true"}})
+	if !errors.Is(err, api.ErrConflict) {
+		t.Errorf("Exec: %v; want api.ErrConflict", err)
+	}
+	if diff := cmp.Diff(`exec: exec db: service "db" is not running`, errString(err)); diff != "" {
 		t.Errorf("message (-want +got):\n%s", diff)
 	}
 }

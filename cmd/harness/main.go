@@ -21,7 +21,7 @@ import (
 var version string
 
 func main() {
-	os.Exit(cli.Main(cli.Options{
+	os.Exit(cli.Main(context.Background(), cli.Options{
 		Args:    os.Args[1:],
 		Stdin:   os.Stdin,
 		Stdout:  os.Stdout,

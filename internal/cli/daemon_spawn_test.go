@@ -18,7 +18,7 @@ func runWithExecutable(t *testing.T, exe string, environ []string, args ...strin
 	var stdout, stderr bytes.Buffer
 	a := newApp(Options{Stdout: &stdout, Stderr: &stderr, Environ: environ})
 	a.executable = func() (string, error) { return exe, nil }
-	code := a.main(args)
+	code := a.main(t.Context(), args)
 	if stdout.Len() > 0 {
 		t.Errorf("stdout: %q, want nothing", stdout.String())
 	}

@@ -375,6 +375,186 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+func TestDown(t *testing.T) {
+	b := &httpapitest.Backend{StopFunc: func(context.Context, api.StopRequest) (api.StopResponse, error) {
+		return api.StopResponse{Stack: "shop", Services: []api.ServiceResult{
+			{Name: "api", Action: "stop", Outcome: api.OutcomeOK},
+			{Name: "cache", Action: "stop", Outcome: api.OutcomeOK},
+			{Name: "db", Action: "stop", Outcome: api.OutcomeTimeout, Error: "still running after 10s"},
+		}}, nil
+	}}
+	environ, _ := fakeDaemon(t, b)
+	got := run(t, shopFiles, environ, "down", "--timeout", "1m")
+	want := result{Code: 5, Stdout: "✔ api    stopped\n✔ cache  stopped\n⏱ db     timeout: still running after 10s\n2 stopped, 1 timed out, 0 failed\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// No name: every service of the stack.
+	wantCalls := []httpapitest.Call{{Method: "Daemon"}, {Method: "Stop", Request: api.StopRequest{Stack: wantStack(t, environ), Timeout: api.Duration(time.Minute)}}}
+	if diff := cmp.Diff(wantCalls, b.Calls()); diff != "" {
+		t.Errorf("what the daemon got (-want +got):\n%s", diff)
+	}
+
+	got = run(t, shopFiles, environ, "down", "api")
+	want = result{Code: 2, Stderr: "harness: unexpected argument \"api\"; run 'harness down --help'\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("down api (-want +got):\n%s", diff)
+	}
+}
+
+func TestExec(t *testing.T) {
+	tests := []struct {
+		name        string
+		args        []string
+		resp        api.ExecResponse
+		wantService string
+		wantCommand []string
+		wantTimeout time.Duration
+		want        result
+	}{
+		{
+			name:        "the output as it is, and the exit code",
+			args:        []string{"exec", "api", "--", "sh", "-c", "echo out; echo err >&2; exit 3"},
+			resp:        api.ExecResponse{ExitCode: 3, Output: "out\nerr\nno newline at the end"},
+			wantService: "api", wantCommand: []string{"sh", "-c", "echo out; echo err >&2; exit 3"},
+			want: result{Code: 3, Stdout: "out\nerr\nno newline at the end"},
+		},
+		{
+			name:        "without --",
+			args:        []string{"exec", "db", "pg_isready"},
+			resp:        api.ExecResponse{Output: "accepting connections\n"},
+			wantService: "db", wantCommand: []string{"pg_isready"},
+			want: result{Stdout: "accepting connections\n"},
+		},
+		{
+			name:        "flags after -- are the command's",
+			args:        []string{"exec", "--timeout", "10s", "api", "--", "ls", "-l", "--timeout", "5", "-o", "json", "--", "x"},
+			resp:        api.ExecResponse{ExitCode: 255},
+			wantService: "api", wantCommand: []string{"ls", "-l", "--timeout", "5", "-o", "json", "--", "x"}, wantTimeout: 10 * time.Second,
+			want: result{Code: 255},
+		},
+		{
+			name:        "json",
+			args:        []string{"exec", "api", "-o", "json", "--", "false"},
+			resp:        api.ExecResponse{ExitCode: 1, Output: "x\n", Truncated: true},
+			wantService: "api", wantCommand: []string{"false"},
+			want: result{Code: 1, Stdout: "{\n  \"exit_code\": 1,\n  \"output\": \"x\\n\",\n  \"truncated\": true\n}\n"},
+		},
+		{
+			name:        "truncated output",
+			args:        []string{"exec", "api", "--", "yes"},
+			resp:        api.ExecResponse{ExitCode: 0, Output: "y\ny\n", Truncated: true},
+			wantService: "api", wantCommand: []string{"yes"},
+			want: result{Stdout: "y\ny\n", Stderr: "harness: exec api: output cut at 4 bytes\n"},
+		},
+		{
+			name:        "an exit code no process can have",
+			args:        []string{"exec", "api", "--", "sleep", "1000"},
+			resp:        api.ExecResponse{ExitCode: -1},
+			wantService: "api", wantCommand: []string{"sleep", "1000"},
+			want: result{Code: 1, Stderr: "harness: exec api: the command ended with exit code -1\n"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &httpapitest.Backend{ExecFunc: func(context.Context, api.ExecRequest) (api.ExecResponse, error) { return tc.resp, nil }}
+			environ, _ := fakeDaemon(t, b)
+			got := run(t, shopFiles, environ, tc.args...)
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			want := []httpapitest.Call{
+				{Method: "Daemon"},
+				{Method: "Exec", Request: api.ExecRequest{Stack: wantStack(t, environ), Service: tc.wantService, Command: tc.wantCommand, Timeout: api.Duration(tc.wantTimeout)}},
+			}
+			if diff := cmp.Diff(want, b.Calls()); diff != "" {
+				t.Errorf("what the daemon got (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestExecErrors(t *testing.T) {
+	b := &httpapitest.Backend{ExecFunc: func(context.Context, api.ExecRequest) (api.ExecResponse, error) {
+		return api.ExecResponse{}, &api.Error{Code: api.CodeConflict, Message: `exec api: service "api" is not running`}
+	}}
+	environ, _ := fakeDaemon(t, b)
+	tests := []struct {
+		args []string
+		want result
+	}{
+		{[]string{"exec"}, result{Code: 2, Stderr: "harness: missing SERVICE; run 'harness exec --help'\n"}},
+		{[]string{"exec", "--", "ls"}, result{Code: 2, Stderr: "harness: missing SERVICE; run 'harness exec --help'\n"}},
+		{[]string{"exec", "api"}, result{Code: 2, Stderr: "harness: missing the command to run: harness exec api -- CMD [ARG...]; run 'harness exec --help'\n"}},
+		{[]string{"exec", "api", "--"}, result{Code: 2, Stderr: "harness: missing the command to run: harness exec api -- CMD [ARG...]; run 'harness exec --help'\n"}},
+		{[]string{"exec", "api", "git", "log", "--", "x"}, result{Code: 2, Stderr: "harness: -- goes right after SERVICE: harness exec SERVICE -- CMD [ARG...]; run 'harness exec --help'\n"}},
+		{[]string{"exec", "api", "ls", "-l"}, result{Code: 2, Stderr: "harness: unknown shorthand flag: 'l' in -l; run 'harness exec --help'\n"}},
+		{[]string{"exec", "api", "--timeout", "-1s", "--", "ls"}, result{Code: 2, Stderr: "harness: invalid --timeout -1s: want a positive duration, or 0 for none; run 'harness exec --help'\n"}},
+		{[]string{"exec", "api", "--", "ls"}, result{Code: 1, Stderr: "harness: exec: exec api: service \"api\" is not running\n"}},
+	}
+	for _, tc := range tests {
+		got := run(t, shopFiles, environ, tc.args...)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("harness %q (-want +got):\n%s", tc.args, diff)
+		}
+	}
+	// Only the last one reached the daemon.
+	if calls := b.Calls(); len(calls) != 2 || calls[1].Method != "Exec" {
+		t.Errorf("calls %+v; want one Exec", calls)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	rs := []api.HealthResult{
+		{Name: "db", Kind: "command", Status: "unhealthy", Latency: api.Duration(1500 * time.Millisecond), Output: "no response", Error: "exit status 2"},
+		{Name: "cache", Kind: "tcp", Status: "healthy", Latency: api.Duration(850 * time.Microsecond)},
+		{Name: "api", Status: "none"},
+	}
+	b := &httpapitest.Backend{HealthFunc: func(_ context.Context, req api.HealthRequest) (api.HealthResponse, error) {
+		if len(req.Services) == 0 {
+			return api.HealthResponse{Stack: "shop", Services: rs}, nil
+		}
+		return api.HealthResponse{Stack: "shop", Services: rs[1:2]}, nil
+	}}
+	environ, _ := fakeDaemon(t, b)
+
+	got := run(t, shopFiles, environ, "health")
+	stack := wantStack(t, environ) // each run has its working directory
+	wantCalls := []httpapitest.Call{{Method: "Daemon"}, {Method: "Health", Request: api.HealthRequest{Stack: stack}}}
+	want := result{Code: 3, Stdout: "NAME   KIND     STATUS     LATENCY  DETAIL\n" +
+		"db     command  unhealthy  1.5s     exit status 2\n" +
+		"cache  tcp      healthy    850µs    -\n" +
+		"api    -        -          -        -\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("health (-want +got):\n%s", diff)
+	}
+
+	got = run(t, shopFiles, environ, "health", "cache", "--json")
+	want = result{Stdout: `{
+  "stack": "shop",
+  "services": [
+    {
+      "name": "cache",
+      "kind": "tcp",
+      "status": "healthy",
+      "latency": "850µs"
+    }
+  ]
+}
+`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("health cache --json (-want +got):\n%s", diff)
+	}
+
+	wantCalls = append(wantCalls,
+		httpapitest.Call{Method: "Daemon"},
+		httpapitest.Call{Method: "Health", Request: api.HealthRequest{Stack: wantStack(t, environ), Services: []string{"cache"}}},
+	)
+	if diff := cmp.Diff(wantCalls, b.Calls()); diff != "" {
+		t.Errorf("what the daemon got (-want +got):\n%s", diff)
+	}
+}
+
 func TestDaemonCommandsWithoutDaemon(t *testing.T) {
 	dir := t.TempDir()
 	environ := []string{"HARNESS_DATA_DIR=" + dir}
@@ -435,7 +615,7 @@ func TestDaemonRun(t *testing.T) {
 	dir := t.TempDir()
 	var got cli.DaemonOptions
 	var stderr bytes.Buffer
-	code := cli.Main(cli.Options{
+	code := cli.Main(t.Context(), cli.Options{
 		Args:    []string{"daemon", "run", "--data-dir", dir, "--listen", "tcp://127.0.0.1:9443"},
 		Stderr:  &stderr,
 		Version: "v1.2.3",

@@ -2,8 +2,13 @@
 // the formatting of what each command reports, as a table for people or as JSON with -o json.
 //
 // The package formats only; it does no orchestration. A command reads the config through
-// package config (validate, config) or talks to the daemon only through package client (start,
-// stop, restart, status, logs, daemon): it never starts, stops or probes a service itself.
+// package config (validate, config) or talks to the daemon only through package client (up,
+// start, stop, restart, down, status, logs, exec, health, daemon): it never starts, stops or
+// probes a service itself. Where a command combines requests, it decides only which requests
+// to send: a foreground up (up.go) sends a start, follows the output of the services of the
+// answer, and on SIGINT or SIGTERM (or when the context of Main ends) sends one stop naming
+// the services that the start started or recreated, never those it kept; the daemon orders
+// the stop.
 //
 // Every request names the stack by the absolute path of its services file and carries the
 // command's environment (api.Stack), so the daemon reads ${VAR} and gives processes the
@@ -34,11 +39,17 @@
 //	4  ExitUnreachable    the daemon or a host could not be reached
 //	5  ExitTimeout        a startup or stop timeout
 //
+// exec is the exception: once its command ran, harness exits with the command's exit code.
+//
 // Errors print on stderr as "harness: <cause chain>"; an invalid config prints every
 // diagnostic, one per line, then "harness: N errors". With -o json, stdout holds only the
-// JSON document and every human message goes to stderr.
+// JSON document (JSON lines for logs and a foreground up) and every human message goes to
+// stderr.
 //
 // Concurrency: Main builds a fresh command tree on every call and shares nothing between
 // calls, so concurrent calls with distinct Options are safe. A command runs in one goroutine;
-// a daemon it starts is polled for, never waited on by a goroutine, and outlives it.
+// a daemon it starts is polled for, never waited on by a goroutine, and outlives it. The
+// commands that wait for a signal (up, daemon run) use signal.NotifyContext, whose goroutine
+// ends with the command; up also resets the signals to their default action at the first one
+// (context.AfterFunc), so that a second Ctrl-C ends the process at once.
 package cli

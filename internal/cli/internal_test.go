@@ -42,6 +42,12 @@ func TestExitCode(t *testing.T) {
 		{"--timeout", timeoutError(fmt.Errorf("start: %w", context.DeadlineExceeded), time.Second), ExitTimeout},
 		{"interrupted", fmt.Errorf("start: %w", context.Canceled), ExitError},
 		{"coded beats the chain", withCode(ExitServiceFailed, fmt.Errorf("x: %w", client.ErrUnreachable)), ExitServiceFailed},
+		{"exec: the command's exit code", withCode(42, nil), 42},
+		{"exec: the command's exit code 255", withCode(255, nil), 255},
+		{"up: the log stream broke and the daemon is gone", fmt.Errorf("%w; %w", errors.New("logs: read stream: unexpected EOF"),
+			fmt.Errorf("daemon: %w: %w", client.ErrUnreachable, syscall.ECONNREFUSED)), ExitUnreachable},
+		{"up: the log stream failed", fmt.Errorf("logs: %w", &api.Error{Code: api.CodeInternal, Message: "read db.log: input/output error"}), ExitError},
+		{"up: a failed start whose stop was refused keeps the start's code", withCode(ExitTimeout, fmt.Errorf("stop: %w", &api.Error{Code: api.CodeNotFound, Message: "x"})), ExitTimeout},
 	}
 	for _, tc := range tests {
 		if got := exitCode(tc.err); got != tc.want {

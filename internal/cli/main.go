@@ -47,19 +47,21 @@ type DaemonOptions struct {
 	Stderr io.Writer
 }
 
-// Main runs the harness command line and returns the process exit code (see exit.go).
-func Main(o Options) int {
-	return newApp(o).main(o.Args)
+// Main runs the harness command line and returns the process exit code (see exit.go). ctx is
+// the context of every command: ending it is what SIGINT or SIGTERM does to `up` and `daemon
+// run` (which also watch the signals themselves), and it ends any request in flight.
+func Main(ctx context.Context, o Options) int {
+	return newApp(o).main(ctx, o.Args)
 }
 
 // main runs the command line args.
-func (a *app) main(args []string) int {
+func (a *app) main(ctx context.Context, args []string) int {
 	root := a.rootCmd()
 	if args == nil {
 		args = []string{} // nil would make cobra read os.Args
 	}
 	root.SetArgs(args)
-	cmd, err := root.ExecuteC()
+	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
 		a.report(cmd, err)
 	}
@@ -155,11 +157,15 @@ Exit codes: 0 success, 1 runtime error, 2 usage error or invalid config,
 	root.AddCommand(
 		a.validateCmd(),
 		a.configCmd(),
+		a.upCmd(),
 		a.startCmd(),
 		a.stopCmd(),
 		a.restartCmd(),
+		a.downCmd(),
 		a.statusCmd(),
 		a.logsCmd(),
+		a.execCmd(),
+		a.healthCmd(),
 		a.daemonCmd(),
 		a.versionCmd(),
 		a.completionCmd(),

@@ -23,6 +23,22 @@ type result struct {
 // content), and returns what it printed and its exit code.
 func run(t *testing.T, files map[string]string, environ []string, args ...string) result {
 	t.Helper()
+	workDir(t, files)
+	var stdout, stderr bytes.Buffer
+	code := cli.Main(t.Context(), cli.Options{
+		Args:    args,
+		Stdout:  &stdout,
+		Stderr:  &stderr,
+		Environ: environ,
+		Version: "v1.2.3",
+	})
+	return result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}
+}
+
+// workDir makes a new temporary directory holding files (path → content) the working
+// directory of the test.
+func workDir(t *testing.T, files map[string]string) {
+	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
 		path := filepath.Join(dir, name)
@@ -34,15 +50,6 @@ func run(t *testing.T, files map[string]string, environ []string, args ...string
 		}
 	}
 	t.Chdir(dir)
-	var stdout, stderr bytes.Buffer
-	code := cli.Main(cli.Options{
-		Args:    args,
-		Stdout:  &stdout,
-		Stderr:  &stderr,
-		Environ: environ,
-		Version: "v1.2.3",
-	})
-	return result{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}
 }
 
 // decode parses s as JSON into a new V.

@@ -128,6 +128,18 @@ func TestRestartNames(t *testing.T) {
 	}
 }
 
+func TestStartedNames(t *testing.T) {
+	// mixedResults: db started, cache kept, queue recreated, api failed, search timed out,
+	// web blocked.
+	if diff := cmp.Diff([]string{"db", "queue", "api", "search"}, startedNames(mixedResults)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	kept := []api.ServiceResult{{Name: "db", Action: "keep", Outcome: api.OutcomeOK}}
+	if got := startedNames(kept); got != nil {
+		t.Errorf("all kept: %q, want none", got)
+	}
+}
+
 func blockedBy(name, dep string) api.ServiceResult {
 	return api.ServiceResult{Name: name, Outcome: api.OutcomeBlocked, BlockedBy: dep}
 }

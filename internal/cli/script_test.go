@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"testing"
@@ -17,7 +18,7 @@ var update = flag.Bool("update", false, "rewrite the cmp files of testdata/scrip
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"harness": func() {
-			os.Exit(cli.Main(cli.Options{
+			os.Exit(cli.Main(context.Background(), cli.Options{
 				Args:    os.Args[1:],
 				Stdin:   os.Stdin,
 				Stdout:  os.Stdout,

@@ -21,6 +21,12 @@ type Backend interface {
 	Status(ctx context.Context, req api.StatusRequest) (api.Status, error)
 	// Logs calls emit for every line, oldest first; with req.Follow until ctx ends (then nil).
 	Logs(ctx context.Context, req api.LogsRequest, emit func(api.LogLine) error) error
+	// Exec runs a command where a service runs and waits for it to end; a command that ends
+	// with a non-zero exit code is a response, not an error.
+	Exec(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error)
+	// Health runs the health checks of services once, now; an unhealthy service is a
+	// response, not an error.
+	Health(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error)
 	Daemon() api.Daemon
 	// Shutdown asks the daemon to end supervision (services keep running); it returns at once.
 	Shutdown()
@@ -54,6 +60,8 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		{http.MethodPost, api.PathStop, call(h, b.Stop)},
 		{http.MethodPost, api.PathStatus, call(h, b.Status)},
 		{http.MethodPost, api.PathLogs, h.logs},
+		{http.MethodPost, api.PathExec, call(h, b.Exec)},
+		{http.MethodPost, api.PathHealth, call(h, b.Health)},
 		{http.MethodGet, api.PathDaemon, h.daemon},
 		{http.MethodPost, api.PathShutdown, h.shutdown},
 	}

@@ -85,6 +85,15 @@ func TestEndpoints(t *testing.T) {
 		StatusFunc: func(_ context.Context, req api.StatusRequest) (api.Status, error) {
 			return api.Status{Stack: "shop", Services: []api.ServiceStatus{{Name: "api", Type: "process", Node: "local", State: "running", Health: "none", PID: 42, Ports: []int{8080}, StartedAt: &started}}}, nil
 		},
+		ExecFunc: func(_ context.Context, req api.ExecRequest) (api.ExecResponse, error) {
+			return api.ExecResponse{ExitCode: 2, Output: "ls: cannot access 'x'\n", Truncated: true}, nil
+		},
+		HealthFunc: func(_ context.Context, req api.HealthRequest) (api.HealthResponse, error) {
+			return api.HealthResponse{Stack: "shop", Services: []api.HealthResult{
+				{Name: "db", Kind: "command", Status: "unhealthy", Latency: api.Duration(1500 * time.Millisecond), Output: "no response", Error: "exit status 2"},
+				{Name: "cache", Status: "none"},
+			}}, nil
+		},
 		Info: api.Daemon{PID: 7, Version: "v1", DataDir: "/d", StartedAt: started},
 	}
 	c := serve(t, b)
@@ -112,6 +121,19 @@ func TestEndpoints(t *testing.T) {
 			want: reply{200, jsonType, `{"stack":"shop","services":[{"name":"api","type":"process","node":"local","state":"running","health":"none",` +
 				`"pid":42,"container_id":"","ip":"","ports":[8080],"restarts":0,"started_at":"2026-11-27T10:00:00Z","exit_code":null,"version":"","message":""}]}` + "\n"},
 			wantCall: httpapitest.Call{Method: "Status", Request: api.StatusRequest{Stack: api.Stack{Config: "/s/services.yaml"}, Services: []string{"api"}}},
+		},
+		{
+			name: "exec", method: "POST", path: api.PathExec,
+			body:     `{"config": "/s/services.yaml", "service": "api", "command": ["ls", "x"], "timeout": "10s"}`,
+			want:     reply{200, jsonType, `{"exit_code":2,"output":"ls: cannot access 'x'\n","truncated":true}` + "\n"},
+			wantCall: httpapitest.Call{Method: "Exec", Request: api.ExecRequest{Stack: api.Stack{Config: "/s/services.yaml"}, Service: "api", Command: []string{"ls", "x"}, Timeout: api.Duration(10 * time.Second)}},
+		},
+		{
+			name: "health", method: "POST", path: api.PathHealth,
+			body: `{"config": "/s/services.yaml", "services": ["db", "cache"]}`,
+			want: reply{200, jsonType, `{"stack":"shop","services":[{"name":"db","kind":"command","status":"unhealthy","latency":"1.5s","output":"no response","error":"exit status 2"},` +
+				`{"name":"cache","status":"none","latency":"0s"}]}` + "\n"},
+			wantCall: httpapitest.Call{Method: "Health", Request: api.HealthRequest{Stack: api.Stack{Config: "/s/services.yaml"}, Services: []string{"db", "cache"}}},
 		},
 		{
 			name: "unknown fields are accepted", method: "POST", path: api.PathStop,
@@ -211,6 +233,9 @@ func TestBadRequests(t *testing.T) {
 		{"unknown path", "GET", "/v1/bogus", "", reply{404, jsonType, `{"code":"not_found","message":"no endpoint /v1/bogus"}` + "\n"}},
 		{"root", "GET", "/", "", reply{404, jsonType, `{"code":"not_found","message":"no endpoint /"}` + "\n"}},
 		{"wrong method", "GET", api.PathStart, "", reply{405, jsonType, `{"code":"bad_request","message":"method GET not allowed on /v1/start; use POST"}` + "\n"}},
+		{"bad command", "POST", api.PathExec, `{"service": "api", "command": "ls"}`, reply{400, jsonType, `{"code":"bad_request","message":"request /v1/exec: json: cannot unmarshal string into Go struct field ExecRequest.command of type []string"}` + "\n"}},
+		{"wrong method on exec", "GET", api.PathExec, "", reply{405, jsonType, `{"code":"bad_request","message":"method GET not allowed on /v1/exec; use POST"}` + "\n"}},
+		{"wrong method on health", "GET", api.PathHealth, "", reply{405, jsonType, `{"code":"bad_request","message":"method GET not allowed on /v1/health; use POST"}` + "\n"}},
 		{"wrong method on a GET endpoint", "POST", api.PathDaemon, "{}", reply{405, jsonType, `{"code":"bad_request","message":"method POST not allowed on /v1/daemon; use GET"}` + "\n"}},
 	}
 	for _, tc := range tests {

@@ -17,6 +17,8 @@ type Backend struct {
 	StopFunc   func(ctx context.Context, req api.StopRequest) (api.StopResponse, error)
 	StatusFunc func(ctx context.Context, req api.StatusRequest) (api.Status, error)
 	LogsFunc   func(ctx context.Context, req api.LogsRequest, emit func(api.LogLine) error) error
+	ExecFunc   func(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error)
+	HealthFunc func(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error)
 	// Info is what Daemon answers.
 	Info api.Daemon
 	// OnShutdown, when set, runs on Shutdown (which must return at once: OnShutdown too).
@@ -28,8 +30,8 @@ type Backend struct {
 
 var _ httpapi.Backend = (*Backend)(nil)
 
-// Call is one call of a Backend method: its name ("Start", "Stop", "Status", "Logs",
-// "Daemon", "Shutdown") and its request (nil for Daemon and Shutdown).
+// Call is one call of a Backend method: its name ("Start", "Stop", "Status", "Logs", "Exec",
+// "Health", "Daemon", "Shutdown") and its request (nil for Daemon and Shutdown).
 type Call struct {
 	Method  string
 	Request any
@@ -82,6 +84,24 @@ func (b *Backend) Logs(ctx context.Context, req api.LogsRequest, emit func(api.L
 		return nil
 	}
 	return b.LogsFunc(ctx, req, emit)
+}
+
+// Exec implements httpapi.Backend.
+func (b *Backend) Exec(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error) {
+	b.record("Exec", req)
+	if b.ExecFunc == nil {
+		return api.ExecResponse{}, nil
+	}
+	return b.ExecFunc(ctx, req)
+}
+
+// Health implements httpapi.Backend.
+func (b *Backend) Health(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error) {
+	b.record("Health", req)
+	if b.HealthFunc == nil {
+		return api.HealthResponse{}, nil
+	}
+	return b.HealthFunc(ctx, req)
 }
 
 // Daemon implements httpapi.Backend.
