@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -19,6 +20,8 @@ const (
 	PathExec   = "/v1/exec"   // POST ExecRequest → ExecResponse
 	PathHealth = "/v1/health" // POST HealthRequest → HealthResponse
 	PathDaemon = "/v1/daemon" // GET → Daemon
+	// PathEvents is the event stream: a WebSocket of Messages (see Message).
+	PathEvents = "/v1/events" // GET, upgraded to a WebSocket
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
 	PathShutdown = "/v1/daemon/stop"
 )
@@ -184,6 +187,68 @@ type HealthResult struct {
 	Latency Duration `json:"latency"`
 	Output  string   `json:"output,omitempty"`
 	Error   string   `json:"error,omitempty"`
+}
+
+// Message is every message of the event stream (PathEvents), each a WebSocket text message
+// holding one JSON object:
+//
+//	client → daemon  {"type":"request","id":ID,"action":"subscribe","params":Subscribe}
+//	                 {"type":"request","id":ID,"action":"unsubscribe"}
+//	daemon → client  {"type":"response","id":ID,"data":Subscribed}  or  …,"error":Error}
+//	                 {"type":"event","event":"service","revision":N,"data":ServiceEvent}
+//
+// ID is any JSON value the client chooses; the response echoes it. A message that does not
+// parse gets a response with a null id and a bad_request error, and the connection stays
+// usable. A subscriber that falls too far behind, or asks for revisions no longer kept, gets
+// a response with the subscription's id and a conflict error; it may subscribe again.
+type Message struct {
+	Type     string          `json:"type"`
+	ID       json.RawMessage `json:"id,omitempty"`
+	Action   string          `json:"action,omitempty"`
+	Params   json.RawMessage `json:"params,omitempty"`
+	Event    string          `json:"event,omitempty"`
+	Revision uint64          `json:"revision,omitempty"`
+	Data     any             `json:"data,omitempty"`
+	Error    *Error          `json:"error,omitempty"`
+}
+
+// The message types, actions and events of the event stream.
+const (
+	MessageRequest  = "request"
+	MessageResponse = "response"
+	MessageEvent    = "event"
+
+	ActionSubscribe   = "subscribe"
+	ActionUnsubscribe = "unsubscribe"
+
+	EventService = "service"
+)
+
+// Subscribe selects the events of a subscription: every change after revision Since (0: from
+// the revision of the response on), of the Stacks and Services named (all when empty).
+type Subscribe struct {
+	Since    uint64   `json:"since,omitempty"`
+	Stacks   []string `json:"stacks,omitempty"`
+	Services []string `json:"services,omitempty"`
+}
+
+// Subscribed answers a subscribe: the revision the daemon was at.
+type Subscribed struct {
+	Revision uint64 `json:"revision"`
+}
+
+// ServiceEvent is a change of a service instance: its state, health, restarts, run.
+// Removed is set when its record was deleted.
+type ServiceEvent struct {
+	Stack    string    `json:"stack"`
+	Service  string    `json:"service"`
+	State    string    `json:"state"`
+	Health   string    `json:"health"`
+	PID      int       `json:"pid,omitempty"`
+	Restarts int       `json:"restarts"`
+	Message  string    `json:"message,omitempty"`
+	At       time.Time `json:"at"`
+	Removed  bool      `json:"removed,omitempty"`
 }
 
 // Daemon describes a running daemon.

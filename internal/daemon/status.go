@@ -11,6 +11,7 @@ import (
 	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/internal/target/process"
+	"github.com/graph-network-harness/harness/target"
 )
 
 // Status implements httpapi.Backend: one row per configured service, in file order.
@@ -59,10 +60,7 @@ func row(stack *config.Stack, svc *config.Service, rec registry.Record) api.Serv
 		s.IP = "127.0.0.1"
 	}
 	if rec.State.Active() {
-		if rec.Handle.Target == process.TargetName {
-			pid, _, _ := strings.Cut(rec.Handle.ID, ":")
-			s.PID, _ = strconv.Atoi(pid)
-		} else {
+		if s.PID = pidOf(rec.Handle); s.PID == 0 {
 			s.ContainerID = rec.Handle.ID
 		}
 		if !rec.StartedAt.IsZero() {
@@ -75,4 +73,14 @@ func row(stack *config.Stack, svc *config.Service, rec registry.Record) api.Serv
 		s.ExitCode = &code
 	}
 	return s
+}
+
+// pidOf is the PID of a process handle ("PID:STARTTIME"), 0 for any other.
+func pidOf(h target.Handle) int {
+	if h.Target != process.TargetName {
+		return 0
+	}
+	pid, _, _ := strings.Cut(h.ID, ":")
+	n, _ := strconv.Atoi(pid)
+	return n
 }

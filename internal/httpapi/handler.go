@@ -30,6 +30,12 @@ type Backend interface {
 	Daemon() api.Daemon
 	// Shutdown asks the daemon to end supervision (services keep running); it returns at once.
 	Shutdown()
+	// Revision is the revision of the daemon's last change.
+	Revision() uint64
+	// Watch calls emit with every service event of sub after sub.Since, in order, until ctx
+	// ends (then nil), emit fails, or the subscriber cannot be served any more: it fell too far
+	// behind, or the events after sub.Since are no longer kept (an *api.Error, CodeConflict).
+	Watch(ctx context.Context, sub api.Subscribe, emit func(revision uint64, ev api.ServiceEvent) error) error
 }
 
 // MaxRequestBytes bounds the body of a request: a request carries the caller's whole
@@ -64,6 +70,7 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		{http.MethodPost, api.PathHealth, call(h, b.Health)},
 		{http.MethodGet, api.PathDaemon, h.daemon},
 		{http.MethodPost, api.PathShutdown, h.shutdown},
+		{http.MethodGet, api.PathEvents, h.events},
 	}
 	mux := http.NewServeMux()
 	methods := map[string]string{} // path → its method, for the 405s

@@ -19,6 +19,9 @@ type Backend struct {
 	LogsFunc   func(ctx context.Context, req api.LogsRequest, emit func(api.LogLine) error) error
 	ExecFunc   func(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error)
 	HealthFunc func(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error)
+	WatchFunc  func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
+	// Rev is what Revision answers.
+	Rev uint64
 	// Info is what Daemon answers.
 	Info api.Daemon
 	// OnShutdown, when set, runs on Shutdown (which must return at once: OnShutdown too).
@@ -116,4 +119,17 @@ func (b *Backend) Shutdown() {
 	if b.OnShutdown != nil {
 		b.OnShutdown()
 	}
+}
+
+// Revision implements httpapi.Backend.
+func (b *Backend) Revision() uint64 { return b.Rev }
+
+// Watch implements httpapi.Backend; unset, it delivers nothing until ctx ends.
+func (b *Backend) Watch(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error {
+	b.record("Watch", sub)
+	if b.WatchFunc == nil {
+		<-ctx.Done()
+		return nil
+	}
+	return b.WatchFunc(ctx, sub, emit)
 }
