@@ -278,3 +278,43 @@ func TestDaemonUnreachable(t *testing.T) {
 		t.Errorf("status with a data dir that cannot be made: want exit 4 naming the daemon and the cause, got %s", r)
 	}
 }
+
+// A service that prints outlives `daemon stop` and a killed daemon, and its output goes on
+// into its log once a daemon runs again.
+func TestChattyServiceOutlivesDaemon(t *testing.T) {
+	s := newStack(t, `version: "1.0"
+name: chatty
+services:
+  talker:
+    type: process
+    binary: sh
+    args: ["-c", "i=0; while :; do i=$((i+1)); echo said $i; sleep 0.02; done"]
+`)
+	s.must(0, "start")
+	pid := s.status()["talker"].PID
+	count := func() int { return strings.Count(s.must(0, "logs", "talker").stdout, "said ") }
+	s.must(0, "daemon", "stop")
+	time.Sleep(300 * time.Millisecond)
+	if !alive(pid) {
+		t.Fatal("the service died when the daemon stopped")
+	}
+	n := count() // starts a daemon, which drains again
+	deadline := time.Now().Add(10 * time.Second)
+	for count() < n+20 {
+		if time.Now().After(deadline) {
+			t.Fatal("no new output in the log after the daemon came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	d := daemonPID(t, s.must(0, "daemon", "status", "-o", "json").stdout)
+	if err := syscall.Kill(d, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for alive(d) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if st := s.status()["talker"]; st.PID != pid || st.State != "running" || !alive(pid) {
+		t.Errorf("after the daemon was killed: pid %d (was %d), %s", st.PID, pid, st.State)
+	}
+}

@@ -6,7 +6,10 @@
 // the file at the first line (a quiet service costs no file), with a note of harness's own
 // for an exit that Stop did not cause ("exited with status N", "killed by SIGSEGV"). No
 // parent-death signal is set: instances outlive the supervisor, and a new Target adopts them
-// from their Handle.
+// from their Handle. The service holds a read end of each of its output pipes at descriptors
+// 3 and 4, so that a pipe never loses its last reader when the supervisor goes: the service
+// does not die of SIGPIPE; its pipe fills and it waits until a Target that adopts it takes the
+// read ends back (pidfd_getfd) and drains them again (keep.go).
 //
 // # Identity
 //

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,7 +31,16 @@ type record struct {
 	Service    string `json:"service,omitempty"`
 	StopSignal string `json:"stop_signal,omitempty"`
 	LogPath    string `json:"log_path,omitempty"`
-	Removed    bool   `json:"removed,omitempty"`
+	// Kept are the read ends of its output pipes that the instance holds (see keep.go).
+	Kept    []keptFD `json:"kept,omitempty"`
+	Removed bool     `json:"removed,omitempty"`
+}
+
+// equal reports whether r and o are the same record.
+func (r record) equal(o record) bool {
+	return r.ID == o.ID && r.Boot == o.Boot && r.Stack == o.Stack && r.Service == o.Service &&
+		r.StopSignal == o.StopSignal && r.LogPath == o.LogPath && r.Removed == o.Removed &&
+		slices.Equal(r.Kept, o.Kept)
 }
 
 // journalSuffix ends the name of every journal file.
@@ -367,7 +377,7 @@ func (j *journal) fold() error {
 			continue
 		}
 		for _, r := range f.records {
-			if (r.Removed && kept[r.ID]) || (!r.Removed && live[r.ID] == r) {
+			if (r.Removed && kept[r.ID]) || (!r.Removed && live[r.ID].equal(r)) {
 				b, err := json.Marshal(r)
 				if err != nil {
 					return err

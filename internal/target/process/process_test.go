@@ -402,3 +402,69 @@ func TestQuietServiceHasNoLogFile(t *testing.T) {
 		t.Errorf("the log directory was not made at Start: %v", err)
 	}
 }
+
+// A service that prints keeps running when its supervisor goes away (its output pipe keeps a
+// reader: the service itself), and a successor that adopts it drains its output again, from
+// where the pipe was left.
+func TestOutputOutlivesSupervisor(t *testing.T) {
+	ctx, stateDir := testContext(t), t.TempDir()
+	path := filepath.Join(t.TempDir(), "chatty.log")
+	first := process.New(process.Options{StateDir: stateDir})
+	h, err := first.Start(ctx, target.Spec{
+		Argv:    []string{"/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo line $i; sleep 0.02; done"},
+		Env:     []string{"PATH=/usr/bin:/bin"},
+		LogPath: path,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := func() int {
+		b, _ := os.ReadFile(path)
+		return strings.Count(string(b), "stdout line ")
+	}
+	waitFor(t, func() bool { return lines() >= 3 })
+	if err := first.Close(); err != nil { // the supervisor goes away
+		t.Fatal(err)
+	}
+	before := lines()
+	time.Sleep(300 * time.Millisecond) // the service goes on printing, into the pipe
+
+	successor := newTarget(t, stateDir)
+	wctx, cancel := context.WithCancel(ctx)
+	waited := make(chan error, 1)
+	go func() { _, err := successor.Wait(wctx, h); waited <- err }() // adopts it
+	waitFor(t, func() bool { return lines() >= before+20 })
+	st, err := successor.Inspect(ctx, h)
+	if err != nil || !st.Running {
+		t.Fatalf("the service after its supervisor went away: running %v, err %v", st.Running, err)
+	}
+	// Nothing was lost in between: the numbers run on without a gap.
+	b, _ := os.ReadFile(path)
+	var nums []int
+	for _, l := range strings.Split(string(b), "\n") {
+		if _, text, ok := strings.Cut(l, " stdout line "); ok {
+			n, _ := strconv.Atoi(text)
+			nums = append(nums, n)
+		}
+	}
+	for i, n := range nums {
+		if n != i+1 {
+			t.Fatalf("line %d of the log is number %d: output was lost or repeated", i+1, n)
+		}
+	}
+	cancel()
+	<-waited
+	if err := successor.Stop(ctx, h, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls cond for up to 10 s.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met in 10 s")
+		}
+	}
+}

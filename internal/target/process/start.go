@@ -93,7 +93,8 @@ func (t *Target) start(ctx context.Context, spec target.Spec) (target.Handle, er
 // spawn starts the process of inst, and the goroutines that own it. When it fails, it leaves
 // nothing behind: no process, no open file.
 func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
-	var writeEnds []*os.File
+	var writeEnds []*os.File // and the read ends the child keeps: the parent closes its copies
+	var kept []keptFD
 	defer func() {
 		for _, f := range writeEnds {
 			f.Close()
@@ -114,16 +115,23 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 		if inst.log, err = logfile.Open(spec.LogPath, t.opts.LogOptions); err != nil {
 			return err
 		}
-		for range 2 {
+		for i, stream := range []string{"stdout", "stderr"} {
 			r, w, err := os.Pipe()
 			if err != nil {
 				return fmt.Errorf("output pipe: %w", err)
 			}
 			inst.pipes = append(inst.pipes, r)
 			writeEnds = append(writeEnds, w)
+			keep, ino, err := keepable(r)
+			if err != nil {
+				return err
+			}
+			writeEnds = append(writeEnds, keep)
+			inst.cmd.ExtraFiles = append(inst.cmd.ExtraFiles, keep)
+			kept = append(kept, keptFD{FD: keepFirstFD + i, Stream: stream, Ino: ino})
 		}
 		// An *os.File is handed to the child as it is: no copying goroutine in os/exec.
-		inst.cmd.Stdout, inst.cmd.Stderr = writeEnds[0], writeEnds[1]
+		inst.cmd.Stdout, inst.cmd.Stderr = writeEnds[0], writeEnds[2]
 	} else {
 		close(inst.drained)
 	}
@@ -151,6 +159,7 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 			Service:    spec.Service,
 			StopSignal: signalName(inst.stopSignal),
 			LogPath:    spec.LogPath,
+			Kept:       kept,
 		}); err != nil {
 			return err
 		}

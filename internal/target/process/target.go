@@ -239,21 +239,29 @@ func (t *Target) adopt(h target.Handle, pid int, ticks uint64) (*instance, error
 		if sig, err := parseSignal(r.StopSignal); err == nil {
 			inst.stopSignal = sig
 		}
+		t.reclaim(inst, r.Kept)
 	}
 	t.mu.Lock()
-	if t.closed {
+	known := t.instances[h.ID]
+	if t.closed || known != nil {
 		t.mu.Unlock()
 		pidfd.Close()
+		for _, p := range inst.pipes {
+			p.Close()
+		}
+		inst.closeLog(t)
+		if known != nil {
+			return known, nil
+		}
 		return nil, errClosed
-	}
-	if known := t.instances[h.ID]; known != nil {
-		t.mu.Unlock()
-		pidfd.Close()
-		return known, nil
 	}
 	t.instances[h.ID] = inst
 	t.watched[inst] = struct{}{}
 	t.wg.Add(1)
+	if len(inst.pipes) > 0 {
+		inst.drained = make(chan struct{})
+		t.drainAll(inst)
+	}
 	t.mu.Unlock()
 	go t.watchAdopted(inst)
 	return inst, nil
@@ -267,8 +275,9 @@ func (t *Target) unwatch(inst *instance) {
 }
 
 // Close stops watching: it ends every goroutine of the Target and waits for them. The
-// instances keep running, for another Target to adopt; since their output pipes close, a
-// service that writes afterwards gets EPIPE (ADR 0003, phase 1). An own child that exits
+// instances keep running, for another Target to adopt. Their output pipes keep a reader (the
+// service itself holds one, see keep.go): a service that writes fills its pipe and then
+// waits, until a Target that adopts it drains the pipe again. An own child that exits
 // afterwards is not reaped by this Target. After Close, Start fails, and Wait and Stop of
 // an instance whose end was not seen yet fail at once.
 func (t *Target) Close() error {

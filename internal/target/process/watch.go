@@ -132,6 +132,12 @@ func (inst *instance) closeLog(t *Target) {
 func (t *Target) watchAdopted(inst *instance) {
 	defer t.wg.Done()
 	defer t.unwatch(inst)
+	if inst.drained != nil { // its output is drained again (reclaim): close the log after
+		defer func() {
+			<-inst.drained
+			inst.closeLog(t)
+		}()
+	}
 	err := awaitExit(inst.pidfd)
 	inst.pidfd.Close()
 	if err != nil {
