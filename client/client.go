@@ -27,7 +27,8 @@ const maxErrorBytes = 1 << 20
 // Client talks to the daemon of one data dir. It is safe for concurrent use. It keeps no
 // connection open between requests, so it needs no Close.
 type Client struct {
-	socket string
+	socket string // or HOST:PORT for NewTLS
+	base   string // the scheme and placeholder host of every request URL
 	http   *http.Client
 }
 
@@ -36,6 +37,7 @@ func New(dataDir string) *Client {
 	socket := filepath.Join(dataDir, api.SocketName)
 	return &Client{
 		socket: socket,
+		base:   "http://harness",
 		http: &http.Client{Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 				var d net.Dialer
@@ -135,7 +137,7 @@ func (c *Client) send(ctx context.Context, op, method, path string, in any) (*ht
 		body = bytes.NewReader(b)
 	}
 	// The host is a placeholder: DialContext always dials the socket.
-	req, err := http.NewRequestWithContext(ctx, method, "http://harness"+path, body)
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}

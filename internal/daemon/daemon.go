@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,9 +63,6 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if opts.DataDir == "" {
 		return errors.New("daemon: no data dir")
 	}
-	if opts.Listen != "" {
-		return fmt.Errorf("daemon: --listen %s: the TLS listener is not built yet; the unix socket is the only listener", opts.Listen)
-	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -100,20 +99,34 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
 	}
+	listeners := []net.Listener{ln}
+	if opts.Listen != "" {
+		tln, err := listenTLS(opts.Listen, filepath.Join(opts.DataDir, "certs"))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("daemon: --listen %s: %w", opts.Listen, err)
+		}
+		listeners = append(listeners, tln)
+	}
 	srv := &http.Server{
 		Handler:           httpapi.NewHandler(d, log),
 		BaseContext:       func(_ net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // refused TLS clients and the like
 	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("daemon started", "pid", os.Getpid(), "data_dir", opts.DataDir, "socket", ln.Addr().String())
+	served := make(chan error, len(listeners))
+	for _, l := range listeners {
+		go func() { served <- srv.Serve(l) }()
+		log.Info("daemon listening", "addr", l.Addr().String())
+	}
+	log.Info("daemon started", "pid", os.Getpid(), "data_dir", opts.DataDir)
 
+	pending, serveErr := len(listeners), error(nil)
 	select {
 	case <-ctx.Done():
-	case err := <-served:
+	case serveErr = <-served: // a listener failed: stop, as for a shutdown
 		stop()
-		return fmt.Errorf("daemon: serve: %w", err)
+		pending--
 	}
 	// Requests in flight end with ctx (their base context): give them a moment to answer.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
@@ -121,7 +134,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 	}
-	<-served
+	for range pending {
+		<-served
+	}
+	if serveErr != nil {
+		return fmt.Errorf("daemon: serve: %w", serveErr)
+	}
 	log.Info("daemon stopped; services keep running")
 	return nil
 }
@@ -133,3 +151,17 @@ func (d *daemon) Daemon() api.Daemon {
 
 // Shutdown implements httpapi.Backend: it ends Run.
 func (d *daemon) Shutdown() { d.stop() }
+
+// listenTLS listens on addr, "tcp://HOST:PORT", with TLS and a client certificate required,
+// the certificates in certDir (made on first use).
+func listenTLS(addr, certDir string) (net.Listener, error) {
+	hostPort, ok := strings.CutPrefix(addr, "tcp://")
+	if !ok {
+		return nil, errors.New("want tcp://HOST:PORT")
+	}
+	cfg, err := tlsConfig(certDir)
+	if err != nil {
+		return nil, err
+	}
+	return tls.Listen("tcp", hostPort, cfg)
+}
