@@ -635,3 +635,37 @@ func TestDaemonRun(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }
+
+// start prints on stderr each change the daemon reports while the start runs.
+func TestStartProgress(t *testing.T) {
+	b := &httpapitest.Backend{}
+	events := make(chan api.ServiceEvent, 4)
+	b.WatchFunc = func(ctx context.Context, _ api.Subscribe, emit func(uint64, api.ServiceEvent) error) error {
+		for {
+			select {
+			case ev := <-events:
+				if err := emit(1, ev); err != nil {
+					return err
+				}
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+	delivered := make(chan struct{})
+	b.StartFunc = func(context.Context, api.StartRequest) (api.StartResponse, error) {
+		// The changes of the start come while it runs, as from the daemon.
+		events <- api.ServiceEvent{Service: "db", State: "starting", Health: "none"}
+		events <- api.ServiceEvent{Service: "db", State: "running", Health: "healthy", Message: "ready"}
+		close(delivered)
+		time.Sleep(300 * time.Millisecond) // the stream is asynchronous: let it print
+		return api.StartResponse{Stack: "shop", Services: []api.ServiceResult{{Name: "db", Action: "start", Outcome: api.OutcomeOK}}}, nil
+	}
+	environ, _ := fakeDaemon(t, b)
+	got := run(t, shopFiles, environ, "start")
+	<-delivered
+	want := "  db           starting\n  db           running/healthy  ready\n"
+	if diff := cmp.Diff(want, got.Stderr); diff != "" || got.Code != 0 {
+		t.Errorf("progress on stderr (exit %d) (-want +got):\n%s", got.Code, diff)
+	}
+}

@@ -70,6 +70,10 @@ func (a *app) requestStart(ctx context.Context, names []string, noWait bool, tim
 	if err != nil {
 		return api.StartResponse{}, err
 	}
+	if !a.json() && !a.quiet {
+		stop := a.progress(ctx, c, a.stderr)
+		defer stop()
+	}
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
 	resp, err := c.Start(ctx, api.StartRequest{Stack: stack, Services: names, NoWait: noWait, Timeout: api.Duration(timeout)})

@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,7 +20,8 @@ import (
 )
 
 func (a *app) statusCmd() *cobra.Command {
-	return &cobra.Command{
+	var watch bool
+	cmd := &cobra.Command{
 		Use:   "status [SERVICE...]",
 		Short: "Show the state of every service, through the daemon",
 		Long: `status asks the daemon (started on demand) for the state of the named services, all
@@ -34,9 +38,102 @@ With -o json, stdout holds the daemon's answer:
   {"stack": NAME, "services": [{"name": N, "type": T, "node": N, "state": S,
    "health": H, "pid": P, "container_id": C, "ip": IP, "ports": [PORT],
    "restarts": R, "started_at": TIME|null, "exit_code": CODE|null,
-   "version": V, "message": M}]}`,
+   "version": V, "message": M}]}
+
+-w (watch) prints the status again at every change the daemon reports, until
+Ctrl-C: on a terminal it redraws the screen; otherwise it appends, a blank line
+between two tables (with -o json: one JSON object per line).`,
 		ValidArgsFunction: a.completeServiceList,
-		RunE:              func(cmd *cobra.Command, args []string) error { return a.status(cmd.Context(), args) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch {
+				ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+				defer stop()
+				return a.watchStatus(ctx, args)
+			}
+			return a.status(cmd.Context(), args)
+		},
+	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "print the status again at every change, until Ctrl-C")
+	return cmd
+}
+
+// watchGather is how long status -w waits after a change for more before it prints: a start
+// of many services is a burst of changes.
+const watchGather = 50 * time.Millisecond
+
+// watchStatus prints the status, then again after every burst of changes, until ctx ends.
+func (a *app) watchStatus(ctx context.Context, names []string) error {
+	stack, err := a.stack()
+	if err != nil {
+		return err
+	}
+	c, err := a.daemonClient(ctx)
+	if err != nil {
+		return err
+	}
+	req := api.StatusRequest{Stack: stack, Services: names}
+	terminal := isTerminal(a.stdout) && !a.json()
+	changed := make(chan struct{}, 1)
+	ready := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Events(ctx, api.Subscribe{Services: names}, func(uint64) { close(ready) }, func(uint64, api.ServiceEvent) error {
+			select {
+			case changed <- struct{}{}:
+			default: // one is pending: it covers this change
+			}
+			return nil
+		})
+	}()
+	select {
+	case <-ready:
+	case err := <-done:
+		return err
+	}
+	for first := true; ; first = false {
+		s, err := c.Status(ctx, req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		switch {
+		case a.json():
+			b, err := json.Marshal(s)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "%s\n", b)
+		case terminal:
+			fmt.Fprint(a.stdout, "\x1b[H\x1b[2J") // home, clear
+			if err := writeStatus(a.stdout, a.colors(a.stdout), s, a.now()); err != nil {
+				return err
+			}
+		default:
+			if !first {
+				fmt.Fprintln(a.stdout)
+			}
+			if err := writeStatus(a.stdout, a.colors(a.stdout), s, a.now()); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-changed:
+			time.Sleep(watchGather)
+			select {
+			case <-changed:
+			default:
+			}
+		case err := <-done:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case <-ctx.Done():
+			<-done
+			return nil
+		}
 	}
 }
 

@@ -309,3 +309,33 @@ func TestUpStreamEnds(t *testing.T) {
 		}
 	})
 }
+
+// status -w prints the status, then again at each change, until interrupted.
+func TestStatusWatch(t *testing.T) {
+	var mu sync.Mutex
+	state := "starting"
+	b := &httpapitest.Backend{
+		StatusFunc: func(context.Context, api.StatusRequest) (api.Status, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return api.Status{Stack: "shop", Services: []api.ServiceStatus{{Name: "db", Type: "process", Node: "local", State: state, Health: "none"}}}, nil
+		},
+		WatchFunc: func(ctx context.Context, _ api.Subscribe, emit func(uint64, api.ServiceEvent) error) error {
+			mu.Lock()
+			state = "running"
+			mu.Unlock()
+			if err := emit(2, api.ServiceEvent{Stack: "shop", Service: "db", State: "running"}); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return nil
+		},
+	}
+	environ, _ := fakeDaemon(t, b)
+	got := runUntil(t, environ, "running", "status", "-w", "-o", "json")
+	want := `{"stack":"shop","services":[{"name":"db","type":"process","node":"local","state":"running","health":"none","pid":0,"container_id":"","ip":"","ports":null,"restarts":0,"started_at":null,"exit_code":null,"version":"","message":""}]}`
+	lines := strings.Split(strings.TrimSpace(got.Stdout), "\n")
+	if got.Code != 0 || lines[len(lines)-1] != want {
+		t.Errorf("status -w: exit %d, last line:\n%s\nwant:\n%s", got.Code, lines[len(lines)-1], want)
+	}
+}
