@@ -114,6 +114,7 @@ func Run(ctx context.Context, opts Options) (err error) {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // refused TLS clients and the like
 	}
+	d.resume(ctx)
 	served := make(chan error, len(listeners))
 	for _, l := range listeners {
 		go func() { served <- srv.Serve(l) }()

@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/graph-network-harness/harness/api"
@@ -70,6 +72,7 @@ func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orches
 		}
 		run = &stackRun{orch: orch}
 		d.stacks[stack.Name] = run
+		reload = true // remembered below, for the next daemon
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()
@@ -77,18 +80,64 @@ func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orches
 				d.log.Error("supervision", "stack", stack.Name, "err", err)
 			}
 		}()
-		reload = false // just loaded
-	}
-	d.mu.Unlock()
-	if err := run.orch.Ready(ctx); err != nil {
-		return nil, err
-	}
-	if reload {
+	} else if reload {
 		if err := run.orch.Update(stack, req.Environ); err != nil {
+			d.mu.Unlock()
 			return nil, &api.Error{Code: api.CodeConflict, Message: err.Error()}
 		}
 	}
+	d.mu.Unlock()
+	if reload {
+		if err := d.remember(stack.Name, req); err != nil {
+			d.log.Warn("remember the stack for the next daemon", "stack", stack.Name, "err", err)
+		}
+	}
+	if err := run.orch.Ready(ctx); err != nil {
+		return nil, err
+	}
 	return run.orch, nil
+}
+
+// stacksDir holds, per stack the daemon supervises, its services file and the environment it
+// was loaded with (DATA/stacks/NAME.json, 0600: the environment may hold secrets), so that the
+// next daemon resumes supervising it at once.
+const stacksDir = "stacks"
+
+// remember records the stack of req under name for the next daemon.
+func (d *daemon) remember(name string, req api.Stack) error {
+	dir := filepath.Join(d.opts.DataDir, stacksDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, name+".json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(dir, name+".json"))
+}
+
+// resume supervises again every stack an earlier daemon supervised: its orchestrator adopts
+// what runs, and resumes probes and restart policies. A stack whose file no longer loads is
+// reported and left alone (its services keep running unsupervised until a request loads it).
+func (d *daemon) resume(ctx context.Context) {
+	files, _ := filepath.Glob(filepath.Join(d.opts.DataDir, stacksDir, "*.json"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		var req api.Stack
+		if err == nil {
+			err = json.Unmarshal(b, &req)
+		}
+		if err == nil {
+			_, err = d.stack(ctx, req, false)
+		}
+		if err != nil {
+			d.log.Error("resume supervision", "stack", strings.TrimSuffix(filepath.Base(f), ".json"), "err", err)
+		}
+	}
 }
 
 // fileStamp is what a services file was when the daemon last loaded it, and its stack.

@@ -318,3 +318,41 @@ services:
 		t.Errorf("after the daemon was killed: pid %d (was %d), %s", st.PID, pid, st.State)
 	}
 }
+
+// A daemon started again resumes supervising the stacks of the one before, before anything
+// asks about them: restart policies go on.
+func TestDaemonResumesSupervision(t *testing.T) {
+	s := newStack(t, `version: "1.0"
+name: resume
+services:
+  flaky:
+    type: process
+    binary: sh
+    args: ["-c", "echo run >> runs; sleep 0.3; exit 1"]
+    restart:
+      policy: on-failure
+      backoff: {initial: 100ms, max: 200ms, multiplier: 2, jitter: 0}
+`)
+	runs := func() int {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "runs"))
+		return strings.Count(string(b), "run")
+	}
+	s.run(nil, "start")
+	d := daemonPID(t, s.must(0, "daemon", "status", "-o", "json").stdout)
+	if err := syscall.Kill(d, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	for alive(d) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond) // the run that was going ends, unsupervised
+	before := runs()
+	s.must(0, "daemon", "start") // asks about no stack
+	deadline := time.Now().Add(10 * time.Second)
+	for runs() < before+3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d runs after the daemon came back (%d before): the restart policy did not resume", runs(), before)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
