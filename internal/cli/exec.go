@@ -67,11 +67,7 @@ func execArgs(cmd *cobra.Command, args []string) error {
 }
 
 func (a *app) exec(ctx context.Context, service string, command []string, timeout time.Duration) error {
-	stack, err := a.stack()
-	if err != nil {
-		return err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}

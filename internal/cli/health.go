@@ -38,11 +38,7 @@ With -o json, stdout holds the daemon's answer:
 }
 
 func (a *app) health(ctx context.Context, names []string) error {
-	stack, err := a.stack()
-	if err != nil {
-		return err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}

@@ -72,11 +72,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 }
 
 func (a *app) logs(ctx context.Context, names []string, f logsFlags, since time.Time) error {
-	stack, err := a.stack()
-	if err != nil {
-		return err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}

@@ -37,6 +37,16 @@ func (a *app) stack() (api.Stack, error) {
 	return api.Stack{Config: abs, Environ: a.env}, nil
 }
 
+// connect returns the stack of a request and a client of the daemon, started if need be.
+func (a *app) connect(ctx context.Context) (api.Stack, *client.Client, error) {
+	stack, err := a.stack()
+	if err != nil {
+		return api.Stack{}, nil, err
+	}
+	c, err := a.daemonClient(ctx)
+	return stack, c, err
+}
+
 // client returns a client of the daemon of the data dir, and the data dir.
 func (a *app) client() (*client.Client, string, error) {
 	dir, err := a.dataDir()

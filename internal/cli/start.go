@@ -62,11 +62,7 @@ func (a *app) start(ctx context.Context, names []string, noWait bool, timeout ti
 
 // requestStart asks the daemon to start names.
 func (a *app) requestStart(ctx context.Context, names []string, noWait bool, timeout time.Duration) (api.StartResponse, error) {
-	stack, err := a.stack()
-	if err != nil {
-		return api.StartResponse{}, err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return api.StartResponse{}, err
 	}

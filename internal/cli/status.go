@@ -63,11 +63,7 @@ const watchGather = 50 * time.Millisecond
 
 // watchStatus prints the status, then again after every burst of changes, until ctx ends.
 func (a *app) watchStatus(ctx context.Context, names []string) error {
-	stack, err := a.stack()
-	if err != nil {
-		return err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
@@ -138,11 +134,7 @@ func (a *app) watchStatus(ctx context.Context, names []string) error {
 }
 
 func (a *app) status(ctx context.Context, names []string) error {
-	stack, err := a.stack()
-	if err != nil {
-		return err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}

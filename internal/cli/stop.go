@@ -55,11 +55,7 @@ func (a *app) stop(ctx context.Context, names []string, timeout time.Duration) e
 
 // requestStop asks the daemon to stop names.
 func (a *app) requestStop(ctx context.Context, names []string, timeout time.Duration) (api.StopResponse, error) {
-	stack, err := a.stack()
-	if err != nil {
-		return api.StopResponse{}, err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return api.StopResponse{}, err
 	}

@@ -84,11 +84,7 @@ func (a *app) up(ctx context.Context, names []string, timeout time.Duration) err
 	unhook := context.AfterFunc(interrupted, stopSignals)
 	defer unhook()
 
-	stack, err := a.stack()
-	if err != nil {
-		return err
-	}
-	c, err := a.daemonClient(ctx)
+	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return err
 	}
