@@ -76,6 +76,11 @@ func archRules() []archRule {
 			forbidden: []string{"internal/testenv/..."},
 			reason:    "internal/testenv is test infrastructure: only _test.go files may import it",
 		},
+		{
+			pkgs:      []string{"internal/orchestrator/..."},
+			forbidden: []string{"internal/telemetry/..."},
+			reason:    "the orchestrator reports through its own Observer interface: the daemon wires metrics in",
+		},
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/graph-network-harness/harness/internal/httpapi"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/internal/target/process"
+	"github.com/graph-network-harness/harness/internal/telemetry"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -43,6 +44,7 @@ type daemon struct {
 	log     *slog.Logger
 	reg     *registry.Registry
 	targets map[string]target.Target
+	metrics *telemetry.Metrics
 	started time.Time
 	stop    context.CancelFunc // ends Run: Shutdown
 
@@ -91,7 +93,8 @@ func Run(ctx context.Context, opts Options) (err error) {
 	defer stop()
 	d := &daemon{
 		opts: opts, log: log, reg: reg, targets: targets, started: time.Now(), stop: stop,
-		runCtx: ctx, stacks: map[string]*stackRun{}, files: map[string]fileStamp{},
+		metrics: telemetry.NewMetrics(),
+		runCtx:  ctx, stacks: map[string]*stackRun{}, files: map[string]fileStamp{},
 	}
 	defer d.wg.Wait() // after stop: the orchestrators end their supervision
 
@@ -108,8 +111,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 		}
 		listeners = append(listeners, tln)
 	}
+	d.metrics.SetSource(d.serviceStates)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", d.metrics.Handler())
+	mux.Handle("/", httpapi.NewHandler(d, log))
 	srv := &http.Server{
-		Handler:           httpapi.NewHandler(d, log),
+		Handler:           mux,
 		BaseContext:       func(_ net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug), // refused TLS clients and the like
@@ -165,4 +172,22 @@ func listenTLS(addr, certDir string) (net.Listener, error) {
 		return nil, err
 	}
 	return tls.Listen("tcp", hostPort, cfg)
+}
+
+// serviceStates is what the metrics report of every service at a scrape.
+func (d *daemon) serviceStates() []telemetry.ServiceState {
+	d.mu.Lock()
+	runs := make([]*stackRun, 0, len(d.stacks))
+	for _, r := range d.stacks {
+		runs = append(runs, r)
+	}
+	d.mu.Unlock()
+	var out []telemetry.ServiceState
+	for _, r := range runs {
+		for _, rec := range r.orch.Status() {
+			out = append(out, telemetry.ServiceState{Stack: rec.Key.Stack, Service: rec.Key.Service,
+				State: string(rec.State), Health: string(rec.Health), Restarts: rec.Restarts})
+		}
+	}
+	return out
 }

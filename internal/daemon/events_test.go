@@ -3,11 +3,13 @@ package daemon
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,4 +139,31 @@ func BenchmarkEventLatency(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "median-ms")
 	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "p90-ms")
+}
+
+// /metrics reports the services by state, and how long they took to be ready.
+func TestMetrics(t *testing.T) {
+	c, stack, data := runDaemon(t)
+	if _, err := c.Start(t.Context(), api.StartRequest{Stack: stack}); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(data, api.SocketName))
+	}}}
+	resp, err := hc.Get("http://harness/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`harness_services{stack="ev",state="running"} 1`,
+		`harness_service_up{service="s",stack="ev"} 1`,
+		`harness_start_to_ready_seconds_count{service="s",stack="ev"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }

@@ -24,5 +24,7 @@
 // owns every supervision goroutine (exit watchers, probes, restart timers) and waits for them
 // when its context ends; ending Run stops supervision, never the services, which the next Run
 // adopts from the registry by their handles. The orchestrator never imports a target
-// implementation: targets are injected.
+// implementation: targets are injected. Nor does it import metrics: an Observer (Options) is
+// told of every probe check, of each run's first readiness and of every policy restart,
+// synchronously from those goroutines and with no lock of the orchestrator held.
 package orchestrator

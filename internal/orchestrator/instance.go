@@ -34,10 +34,11 @@ type instance struct {
 
 // run is the supervision of one started instance.
 type run struct {
-	handle target.Handle
-	hash   string             // the configuration hash it was started from
-	cancel context.CancelFunc // ends the probe and the exit watcher
-	done   chan struct{}      // closed when the exit watcher returned
+	handle   target.Handle
+	hash     string             // the configuration hash it was started from
+	launched time.Time          // when it was launched, zero when adopted: readiness counts from it
+	cancel   context.CancelFunc // ends the probe and the exit watcher
+	done     chan struct{}      // closed when the exit watcher returned
 }
 
 func newInstance(stack string, svc *config.Service) *instance {

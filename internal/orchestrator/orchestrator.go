@@ -41,7 +41,35 @@ type Options struct {
 	// base of every process service's environment.
 	Environ []string
 	Logger  *slog.Logger
+	// Observer, when not nil, is told of probes, readiness and restarts (for metrics).
+	Observer Observer
 }
+
+// Observer is told what happens to the services of a stack, for metrics. Its methods are
+// called synchronously from supervision and start goroutines, never with a lock of the
+// orchestrator held: they must return quickly, be safe for concurrent use, and not call
+// back into the Orchestrator.
+type Observer interface {
+	// ProbeDone reports one check of the health probe of a run (kind is the check's kind,
+	// config.CheckKind): how long it took, up to its timeout, and whether it passed. A
+	// check interrupted because the run or the supervision ended is not reported.
+	ProbeDone(stack, service, kind string, d time.Duration, healthy bool)
+	// Ready reports that a run launched by this orchestrator became ready for the first
+	// time, d after its launch: healthy for a service with a health check, else started.
+	// It is reported at most once per run, never for an adopted run (its launch was not
+	// seen).
+	Ready(stack, service string, d time.Duration)
+	// Restarted reports a restart launched by the restart policy: after an exit, or after
+	// the run turned unhealthy. Starts and recreations on request are not restarts.
+	Restarted(stack, service string)
+}
+
+// noObserver is the Observer of an orchestrator given none.
+type noObserver struct{}
+
+func (noObserver) ProbeDone(string, string, string, time.Duration, bool) {}
+func (noObserver) Ready(string, string, time.Duration)                   {}
+func (noObserver) Restarted(string, string)                              {}
 
 // Orchestrator starts, supervises and stops the services of one stack.
 type Orchestrator struct {
@@ -49,6 +77,7 @@ type Orchestrator struct {
 	targets map[string]target.Target
 	logDir  string
 	log     *slog.Logger
+	obs     Observer // never nil
 	cur     atomic.Pointer[view]
 
 	mu      sync.Mutex      // guards the fields below, and serializes Update
@@ -76,11 +105,16 @@ func New(opts Options) (*Orchestrator, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	obs := opts.Observer
+	if obs == nil {
+		obs = noObserver{}
+	}
 	o := &Orchestrator{
 		reg:     opts.Registry,
 		targets: opts.Targets,
 		logDir:  opts.LogDir,
 		log:     log,
+		obs:     obs,
 		adopted: make(chan struct{}),
 	}
 	v := &view{stack: opts.Stack, insts: make(map[string]*instance, len(opts.Stack.Services)), environ: opts.Environ}
@@ -225,7 +259,7 @@ func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registr
 	inst.mu.Unlock()
 	st, err := tgt.Inspect(ctx, rec.Handle)
 	if err == nil && st.Running {
-		o.supervise(inst, tgt, rec.Handle, rec.ConfigHash)
+		o.supervise(inst, tgt, rec.Handle, rec.ConfigHash, time.Time{})
 		return nil
 	}
 	if err != nil && !errors.Is(err, target.ErrNotFound) {

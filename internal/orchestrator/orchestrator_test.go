@@ -44,6 +44,12 @@ func newEnv(t *testing.T, yaml string, fake *targettest.Fake) *env {
 // newEnvIn is newEnv on the registry and logs in dir, as a restarted daemon would find them.
 func newEnvIn(t *testing.T, dir, yaml string, fake *targettest.Fake) *env {
 	t.Helper()
+	return newObservedEnv(t, dir, yaml, fake, nil)
+}
+
+// newObservedEnv is newEnvIn with obs as the orchestrator's Observer.
+func newObservedEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, obs orchestrator.Observer) *env {
+	t.Helper()
 	stack, err := config.Parse(filepath.Join(dir, "services.yaml"), []byte(yaml), config.Options{Lookup: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -54,7 +60,7 @@ func newEnvIn(t *testing.T, dir, yaml string, fake *targettest.Fake) *env {
 	}
 	o, err := orchestrator.New(orchestrator.Options{
 		Stack: stack, Registry: reg, LogDir: filepath.Join(dir, "logs"),
-		Targets: map[string]target.Target{"process": fake},
+		Targets: map[string]target.Target{"process": fake}, Observer: obs,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -208,6 +208,10 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 	health := lifecycle.HealthNone
 	if svc.HealthCheck != nil {
 		health = lifecycle.HealthStarting
+	} else {
+		// Started is ready. Told before the record says so: whoever waited for the record
+		// finds the observation made.
+		o.obs.Ready(inst.key.Stack, inst.key.Service, time.Since(launched))
 	}
 	// Stored while the next service starts: whoever waits for this one waits for the record,
 	// and inst.run, set by supervise, is what a stop or a second start looks at.
@@ -222,7 +226,7 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		r.StartedAt = launched
 		r.Endpoints = o.endpoints(svc)
 	}, nil)
-	o.supervise(inst, tgt, h, spec.ConfigHash)
+	o.supervise(inst, tgt, h, spec.ConfigHash, launched)
 	return nil
 }
 

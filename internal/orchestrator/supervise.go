@@ -16,14 +16,15 @@ import (
 	"github.com/graph-network-harness/harness/target"
 )
 
-// supervise watches one run of inst: its exit, and its health when it has a check.
-func (o *Orchestrator) supervise(inst *instance, tgt target.Target, h target.Handle, hash string) {
+// supervise watches one run of inst: its exit, and its health when it has a check. launched
+// is when this orchestrator launched the run, zero for an adopted one.
+func (o *Orchestrator) supervise(inst *instance, tgt target.Target, h target.Handle, hash string, launched time.Time) {
 	sup, err := o.supervision()
 	if err != nil {
 		return
 	}
 	ctx, cancel := context.WithCancel(sup)
-	r := &run{handle: h, hash: hash, cancel: cancel, done: make(chan struct{})}
+	r := &run{handle: h, hash: hash, launched: launched, cancel: cancel, done: make(chan struct{})}
 	inst.mu.Lock()
 	inst.run = r
 	inst.mu.Unlock()
@@ -120,6 +121,7 @@ func (o *Orchestrator) scheduleRestart(ctx context.Context, inst *instance, rec 
 		ok := inst.wanted && inst.run == nil
 		inst.mu.Unlock()
 		if ok && !inst.record().State.Active() {
+			o.obs.Restarted(inst.key.Stack, inst.key.Service)
 			_ = o.launch(ctx, inst, rec.Restarts+1) // a failed launch is recorded as failed
 		}
 	})
@@ -146,7 +148,8 @@ func describe(exit target.Exit) string {
 }
 
 // probe runs the health check of one run and records every change of health; a run that
-// turns unhealthy is restarted when the policy restarts failures.
+// turns unhealthy is restarted when the policy restarts failures. Every check, and the first
+// time the run is healthy, are told to the observer.
 func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Target, r *run) {
 	svc := inst.service()
 	checker, err := health.FromConfig(svc.HealthCheck, o.checkEnv(tgt, r.handle, inst.record().StartedAt))
@@ -155,9 +158,21 @@ func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Tar
 		return
 	}
 	p := health.NewProbe(checker, health.ParamsFrom(svc.HealthCheck))
+	kind := string(svc.HealthCheck.Kind())
+	ready := r.launched.IsZero() // an adopted run: its launch was not seen, so it is not timed
 	_ = p.Run(ctx, func(res health.Result) {
-		if !res.Changed || ctx.Err() != nil {
+		if ctx.Err() != nil {
 			return
+		}
+		// Latency is that of the probe: a check that ran past its timeout counts as the timeout.
+		o.obs.ProbeDone(inst.key.Stack, inst.key.Service, kind, res.Latency, res.Err == nil)
+		if !res.Changed {
+			return
+		}
+		if res.Status == health.StatusHealthy && !ready {
+			// Told before the record says healthy: whoever waited for it finds it observed.
+			ready = true
+			o.obs.Ready(inst.key.Stack, inst.key.Service, res.At.Sub(r.launched))
 		}
 		msg := ""
 		if res.Err != nil {
@@ -194,6 +209,7 @@ func (o *Orchestrator) restartUnhealthy(inst *instance, r *run) {
 	if err := o.stopLocked(ctx, inst, "restarted: unhealthy"); err != nil {
 		return
 	}
+	o.obs.Restarted(inst.key.Stack, inst.key.Service)
 	_ = o.launch(ctx, inst, restarts+1)
 }
 
