@@ -246,13 +246,13 @@ func (r *Registry) apply(records, events *bolt.Bucket, o *op) (uint64, error) {
 	now := time.Now().UTC()
 	ev.Revision, ev.At = rev, now
 	ev.Record.Revision, ev.Record.UpdatedAt = rev, now
+	rec, err := json.Marshal(ev.Record)
+	if err != nil {
+		return 0, fmt.Errorf("encode record: %w", err)
+	}
 	switch ev.Type {
 	case EventPut:
-		v, err := json.Marshal(ev.Record)
-		if err != nil {
-			return 0, fmt.Errorf("encode record: %w", err)
-		}
-		if err := records.Put(key, v); err != nil {
+		if err := records.Put(key, rec); err != nil {
 			return 0, err
 		}
 	case EventDelete:
@@ -260,7 +260,8 @@ func (r *Registry) apply(records, events *bolt.Bucket, o *op) (uint64, error) {
 			return 0, err
 		}
 	}
-	v, err := json.Marshal(ev)
+	// The event holds the record as just encoded: the same JSON as Event, one encoding.
+	v, err := json.Marshal(storedEvent{Revision: ev.Revision, Type: ev.Type, Record: rec, At: ev.At})
 	if err != nil {
 		return 0, fmt.Errorf("encode event: %w", err)
 	}
@@ -310,4 +311,13 @@ func (r *Registry) cutOff(w *Watcher, cause error) {
 	delete(r.watchers, w)
 	w.cause = cause
 	close(w.stop)
+}
+
+// storedEvent is an Event as the log stores it, its record already encoded: it encodes to the
+// JSON of the Event.
+type storedEvent struct {
+	Revision uint64          `json:"revision"`
+	Type     EventType       `json:"type"`
+	Record   json.RawMessage `json:"record"`
+	At       time.Time       `json:"at"`
 }
