@@ -197,6 +197,30 @@ services:
 	}
 }
 
+// The same gate, with a check that starts passing after a second: start exits 0.
+func TestStartupCheckPassesLater(t *testing.T) {
+	s := newStack(t, `version: "1.0"
+name: later
+services:
+  a:
+    type: process
+    binary: sh
+    args: ["-c", "sleep 1; touch ready; exec sleep 600"]
+    startup_timeout: 3s
+    health_check: {command: "test -f ready", interval: 1s, start_interval: 100ms, retries: 1}
+  b:
+    type: process
+    binary: sleep
+    args: ["600"]
+    dependencies: [a]
+`)
+	s.must(0, "start")
+	st := s.status()
+	if st["a"].Health != "healthy" || st["b"].State != "running" {
+		t.Errorf("a %s/%s, b %s; want a healthy and b running", st["a"].State, st["a"].Health, st["b"].State)
+	}
+}
+
 func TestRestartOnFailure(t *testing.T) {
 	s := newStack(t, `version: "1.0"
 name: crashy

@@ -25,7 +25,11 @@
 //
 // A success resets the failure count and a counted failure the success count. A failure of a
 // check that started inside StartPeriod (measured from the start of Run) is not counted: it
-// neither adds to the failures nor resets the successes. A success inside StartPeriod counts.
+// neither adds to the failures nor resets the successes. Neither is a failure, before the
+// first success, of one of the quick checks of the backoff (see Timing): failures count from
+// the first check that came StartInterval after the one before, so that a service that needs
+// a few milliseconds to listen is never seen unhealthy, nor restarted, for it. A success
+// counts at any time.
 // A Probe never returns to starting; a restarted instance gets a new Probe.
 //
 // # Timing

@@ -156,6 +156,7 @@ func (p *Probe) Run(ctx context.Context, report func(Result)) error {
 		failures  int // consecutive, counted ones only
 		succeeded bool
 		backoff   = min(firstBackoff, p.params.StartInterval)
+		waited    time.Duration // before this check
 	)
 	for {
 		began := time.Now()
@@ -173,7 +174,10 @@ func (p *Probe) Run(ctx context.Context, report func(Result)) error {
 			if successes >= p.params.SuccessThreshold {
 				p.status = StatusHealthy
 			}
-		case began.Sub(start) >= p.params.StartPeriod:
+		// Before the first success, the quick checks of the backoff only look for readiness:
+		// a failure counts once checks come at StartInterval, so that a service that needs a
+		// few milliseconds to listen is never seen unhealthy for it.
+		case began.Sub(start) >= p.params.StartPeriod && (succeeded || waited >= p.params.StartInterval):
 			successes = 0
 			failures++
 			if failures >= p.params.Retries {
@@ -189,6 +193,7 @@ func (p *Probe) Run(ctx context.Context, report func(Result)) error {
 			wait = backoff
 			backoff = min(2*backoff, p.params.StartInterval)
 		}
+		waited = wait
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():

@@ -186,9 +186,14 @@ func TestProbeRetries(t *testing.T) {
 		want   []string
 	}{
 		{
+			// The quick checks of the backoff do not count: failures count from the first
+			// check that came StartInterval after the one before.
 			name:   "from starting",
-			script: []step{fail, fail, fail, fail},
-			want:   []string{"0s starting", "5ms starting", "15ms unhealthy*", "35ms unhealthy"},
+			script: []step{fail, fail, fail, fail, fail, fail, fail, fail, fail, fail, fail, fail},
+			want: []string{
+				"0s starting", "5ms starting", "15ms starting", "35ms starting", "75ms starting", "155ms starting",
+				"315ms starting", "635ms starting", "1.275s starting", "2.275s starting", "3.275s starting", "4.275s unhealthy*",
+			},
 		},
 		{
 			name:   "from healthy, then back",
@@ -335,11 +340,14 @@ func TestProbeTimeoutOfCheckThatIgnoresContext(t *testing.T) {
 	t.Run("never returns", func(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			c := newScripted(step{forever: true}, pass)
-			got := runProbe(t, c, timeoutParams, 3) // Run returns though the check still hangs
+			p := timeoutParams
+			p.StartInterval = 5 * ms // no quick checks: every failure after the first, immediate one counts
+			p.Retries = 2
+			got := runProbe(t, c, p, 3) // Run returns though the check still hangs
 			want := []rec{
 				{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
 				{At: 4*time.Second + 5*ms, Err: "check timed out after 2s: the previous check has not returned", Latency: 2 * time.Second, Status: health.StatusStarting},
-				{At: 6*time.Second + 15*ms, Err: "check timed out after 2s: the previous check has not returned", Latency: 2 * time.Second, Status: health.StatusUnhealthy, Changed: true},
+				{At: 6*time.Second + 10*ms, Err: "check timed out after 2s: the previous check has not returned", Latency: 2 * time.Second, Status: health.StatusUnhealthy, Changed: true},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("results (-want +got):\n%s", diff)
