@@ -50,14 +50,20 @@ func (a *app) start(ctx context.Context, names []string, noWait bool, timeout ti
 	if err != nil {
 		return err
 	}
+	return a.reportResults(resp, resp.Services, false)
+}
+
+// reportResults prints the answer of a start or a stop (resp, as it is with -o json; else a
+// line per service of rs and a summary) and returns the exit status it makes.
+func (a *app) reportResults(resp any, rs []api.ServiceResult, stop bool) error {
 	if a.json() {
 		if err := a.writeJSON(resp); err != nil {
 			return err
 		}
 	} else {
-		writeResults(a.stdout, a.colors(a.stdout), resp.Services, false, a.quiet)
+		writeResults(a.stdout, a.colors(a.stdout), rs, stop, a.quiet)
 	}
-	return resultsError(resp.Services)
+	return resultsError(rs)
 }
 
 // requestStart asks the daemon to start names.

@@ -43,14 +43,7 @@ func (a *app) stop(ctx context.Context, names []string, timeout time.Duration) e
 	if err != nil {
 		return err
 	}
-	if a.json() {
-		if err := a.writeJSON(resp); err != nil {
-			return err
-		}
-	} else {
-		writeResults(a.stdout, a.colors(a.stdout), resp.Services, true, a.quiet)
-	}
-	return resultsError(resp.Services)
+	return a.reportResults(resp, resp.Services, true)
 }
 
 // requestStop asks the daemon to stop names.
