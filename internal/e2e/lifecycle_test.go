@@ -259,14 +259,7 @@ func TestDaemonKilledServicesAdopted(t *testing.T) {
 	if len(before) != 20 {
 		t.Fatalf("%d services run, want 20", len(before))
 	}
-	r := s.must(0, "daemon", "status", "-o", "json")
-	pid := daemonPID(t, r.stdout)
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for alive(pid) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.killDaemon()
 	got, after := states(s) // the daemon is started again on demand
 	if diff := cmp.Diff(before, after); diff != "" {
 		t.Errorf("PIDs after the daemon was killed (-before +after):\n%s", diff)
@@ -278,6 +271,18 @@ func TestDaemonKilledServicesAdopted(t *testing.T) {
 	}
 	if n := len(s.leftovers()); n != 21 { // 20 services and the new daemon
 		t.Errorf("%d processes of the test run, want 20 services and one daemon", n)
+	}
+}
+
+// killDaemon kills the stack's daemon with SIGKILL and waits until it is gone.
+func (s *stack) killDaemon() {
+	s.t.Helper()
+	pid := daemonPID(s.t, s.must(0, "daemon", "status", "-o", "json").stdout)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		s.t.Fatal(err)
+	}
+	for alive(pid) {
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -330,13 +335,7 @@ services:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	d := daemonPID(t, s.must(0, "daemon", "status", "-o", "json").stdout)
-	if err := syscall.Kill(d, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for alive(d) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.killDaemon()
 	time.Sleep(300 * time.Millisecond)
 	if st := s.status()["talker"]; st.PID != pid || st.State != "running" || !alive(pid) {
 		t.Errorf("after the daemon was killed: pid %d (was %d), %s", st.PID, pid, st.State)
@@ -362,13 +361,7 @@ services:
 		return strings.Count(string(b), "run")
 	}
 	s.run(nil, "start")
-	d := daemonPID(t, s.must(0, "daemon", "status", "-o", "json").stdout)
-	if err := syscall.Kill(d, syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	for alive(d) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	s.killDaemon()
 	time.Sleep(500 * time.Millisecond) // the run that was going ends, unsupervised
 	before := runs()
 	s.must(0, "daemon", "start") // asks about no stack
