@@ -26,9 +26,11 @@
 //
 // # Watching
 //
-// Each own child has one reaper goroutine: it owns the exec.Cmd, waits for the exit on a
-// pidfd through the runtime poller (a parked goroutine, no thread, no polling), reaps the
-// child with cmd.Wait, and fans the real exit status out to every Wait caller and to
+// Start forks and execs with syscall.ForkExec, not os/exec: the descriptors are handed to
+// the child as they are (os/exec would make the read ends blocking), and a start costs less.
+// Each own child has one reaper goroutine: it waits for the exit on a pidfd through the
+// runtime poller (a parked goroutine, no thread, no polling), reaps the child with wait4,
+// and fans the real exit status out to every Wait caller and to
 // Inspect. An adopted process, which is not our child, is watched through a pidfd the same
 // way, and its exit is reported as Code -1: only a parent learns the status.
 //

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -28,35 +29,46 @@ type keptFD struct {
 }
 
 // keepFirstFD is the descriptor of the first kept read end in a service: the first after
-// stdin, stdout and stderr (exec.Cmd.ExtraFiles).
+// stdin, stdout and stderr.
 const keepFirstFD = 3
 
-// keepable opens, for the child, a second read end of the pipe r: its own open file
-// description (through /proc), blocking as a child expects, so that handing it over does not
-// change the non-blocking read end this process drains.
-func keepable(r *os.File) (*os.File, uint64, error) {
-	rc, err := r.SyscallConn()
-	if err != nil {
-		return nil, 0, err
-	}
-	var (
-		fd   int
-		oerr error
-	)
-	if err := rc.Control(func(p uintptr) {
-		fd, oerr = unix.Open(fmt.Sprintf("/proc/self/fd/%d", p), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	}); err != nil {
-		return nil, 0, err
-	}
-	if oerr != nil {
-		return nil, 0, fmt.Errorf("reopen output pipe: %w", oerr)
+// keptEnd is a read end that the child keeps: its descriptor here, and its pipe's inode.
+type keptEnd struct {
+	fd  int
+	ino uint64
+}
+
+// outputPipe makes the pipe of one output stream: the read end, non-blocking in the runtime
+// poller, for this process to drain (and, the same descriptor, for the child to keep: it
+// never reads it, so its mode does not matter), and the write end, blocking as a program
+// expects its output to be, for the child only. Both are close-on-exec here.
+func outputPipe(stream string) (r *os.File, w int, keep keptEnd, err error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		return nil, 0, keptEnd{}, fmt.Errorf("output pipe: %w", err)
 	}
 	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, 0, fmt.Errorf("reopen output pipe: %w", err)
+	err = unix.Fstat(p[0], &st)
+	if err == nil {
+		err = unix.SetNonblock(p[0], true)
 	}
-	return os.NewFile(uintptr(fd), "|keep"), st.Ino, nil
+	if err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return nil, 0, keptEnd{}, fmt.Errorf("output pipe: %w", err)
+	}
+	return os.NewFile(uintptr(p[0]), stream), p[1], keptEnd{fd: p[0], ino: st.Ino}, nil
+}
+
+// wait4 reaps the child pid, which has exited, and returns how it ended.
+func wait4(pid int) (syscall.WaitStatus, error) {
+	var ws syscall.WaitStatus
+	for {
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			return ws, err
+		}
+	}
 }
 
 // reclaim takes the kept read ends of an adopted instance back from its process, and opens

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -75,14 +74,8 @@ func (t *Target) start(ctx context.Context, spec target.Spec) (target.Handle, er
 		drained:    make(chan struct{}),
 		exited:     make(chan struct{}),
 		done:       make(chan struct{}),
-		cmd: &exec.Cmd{
-			Path: path,
-			Args: spec.Argv,
-			Env:  env,
-			Dir:  spec.Dir,
-			// No Pdeathsig: services outlive their supervisor, for a successor to adopt.
-			SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Credential: cred},
-		},
+		path:       path,
+		argv:       spec.Argv,
 	}
 	if err := t.spawn(inst, spec); err != nil {
 		return target.Handle{}, err
@@ -93,11 +86,13 @@ func (t *Target) start(ctx context.Context, spec target.Spec) (target.Handle, er
 // spawn starts the process of inst, and the goroutines that own it. When it fails, it leaves
 // nothing behind: no process, no open file.
 func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
-	var writeEnds []*os.File // and the read ends the child keeps: the parent closes its copies
-	var kept []keptFD
+	var (
+		closeAfter []int // descriptors only the child needs: closed here once it has them
+		kept       []keptFD
+	)
 	defer func() {
-		for _, f := range writeEnds {
-			f.Close()
+		for _, fd := range closeAfter {
+			unix.Close(fd)
 		}
 		if err != nil {
 			for _, f := range inst.pipes {
@@ -111,42 +106,54 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 			}
 		}
 	}()
+	null, err := unix.Open(os.DevNull, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	closeAfter = append(closeAfter, null)
+	// The child's descriptors: stdin, stdout, stderr, and the read ends it keeps (keep.go).
+	files := []uintptr{uintptr(null), uintptr(null), uintptr(null)}
 	if spec.LogPath != "" {
 		if inst.log, err = logfile.Open(spec.LogPath, t.opts.LogOptions); err != nil {
 			return err
 		}
+		var keep []uintptr
 		for i, stream := range []string{"stdout", "stderr"} {
-			r, w, err := os.Pipe()
-			if err != nil {
-				return fmt.Errorf("output pipe: %w", err)
-			}
-			inst.pipes = append(inst.pipes, r)
-			writeEnds = append(writeEnds, w)
-			keep, ino, err := keepable(r)
+			r, w, k, err := outputPipe(stream)
 			if err != nil {
 				return err
 			}
-			writeEnds = append(writeEnds, keep)
-			inst.cmd.ExtraFiles = append(inst.cmd.ExtraFiles, keep)
-			kept = append(kept, keptFD{FD: keepFirstFD + i, Stream: stream, Ino: ino})
+			inst.pipes = append(inst.pipes, r)
+			closeAfter = append(closeAfter, w)
+			files[1+i] = uintptr(w)
+			keep = append(keep, uintptr(k.fd))
+			kept = append(kept, keptFD{FD: keepFirstFD + i, Stream: stream, Ino: k.ino})
 		}
-		// An *os.File is handed to the child as it is: no copying goroutine in os/exec.
-		inst.cmd.Stdout, inst.cmd.Stderr = writeEnds[0], writeEnds[2]
+		files = append(files, keep...)
 	} else {
 		close(inst.drained)
 	}
-	if err := inst.cmd.Start(); err != nil {
-		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) {
+	// Straight to fork and exec, no os/exec: its Start would make the read ends blocking
+	// (File.Fd), and costs more than the fork on a start of a thousand services.
+	pid, err := syscall.ForkExec(inst.path, inst.argv, &syscall.ProcAttr{
+		Dir:   inst.dir,
+		Env:   inst.env,
+		Files: files,
+		// No Pdeathsig: services outlive their supervisor, for a successor to adopt.
+		Sys: &syscall.SysProcAttr{Setpgid: true, Credential: inst.cred},
+	})
+	if err != nil {
+		err = fmt.Errorf("exec %s: %w", inst.path, err)
+		if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.ENOEXEC) || errors.Is(err, syscall.ENOTDIR) {
 			err = fmt.Errorf("%w: %w", err, target.ErrInvalidSpec)
 		}
 		return err
 	}
-	pid := inst.cmd.Process.Pid
 	// From here on a failure must also end the process: kill its group, reap it.
 	defer func() {
 		if err != nil {
 			_ = unix.Kill(-pid, unix.SIGKILL)
-			_ = inst.cmd.Wait()
+			_, _ = wait4(pid)
 		}
 	}()
 	if err := t.identify(inst, pid); err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -94,7 +93,8 @@ type instance struct {
 	logPath    string
 
 	// Of an own child only.
-	cmd     *exec.Cmd // owned by the reaper once Start returned
+	path    string   // the program
+	argv    []string // its arguments, argv[0] first
 	env     []string
 	dir     string
 	cred    *syscall.Credential

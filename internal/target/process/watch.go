@@ -90,12 +90,11 @@ func (t *Target) reap(inst *instance) {
 		<-inst.drained
 		return
 	}
-	werr := inst.cmd.Wait()
 	e := target.Exit{Code: -1}
-	if ps := inst.cmd.ProcessState; ps != nil {
-		e = exitOf(ps.Sys())
+	if ws, err := wait4(inst.pid); err == nil {
+		e = exitOf(ws)
 	} else {
-		t.log.Warn("process: reap failed; exit status unknown", "handle", inst.handle, "err", werr)
+		t.log.Warn("process: reap failed; exit status unknown", "handle", inst.handle, "err", err)
 	}
 	e.At = time.Now()
 	t.settle(inst)
