@@ -94,6 +94,9 @@ type Registry struct {
 	// published, and while a watcher registers. It guards watchers and oldest.
 	mu       sync.Mutex
 	watchers map[*Watcher]struct{}
+	// current holds the records committed since Open, by key, so that a write need not
+	// decode the record it changes. Guarded by mu.
+	current map[string]Record
 	// qmu guards the queue of writes waiting for a commit, and whether the committer runs
 	// (see enqueue).
 	qmu        sync.Mutex
@@ -129,6 +132,7 @@ func Open(path string, opts Options) (*Registry, error) {
 		opts:     opts,
 		log:      opts.Logger,
 		watchers: make(map[*Watcher]struct{}),
+		current:  make(map[string]Record),
 	}
 	if err := db.Update(r.init); err != nil {
 		// The open error is the one to report; closing a file nothing was written to is

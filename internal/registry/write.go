@@ -186,8 +186,9 @@ func (r *Registry) commit(batch []*op) {
 	defer func() { _ = tx.Rollback() }()
 	records, events := tx.Bucket([]byte(bucketRecords)), tx.Bucket([]byte(bucketEvents))
 	var last uint64
+	written := map[string]*Record{} // by key: this batch's records, nil when deleted
 	for _, o := range batch {
-		rev, err := r.apply(records, events, o)
+		rev, err := r.apply(records, events, written, o)
 		if err != nil {
 			fail(err)
 			return
@@ -208,6 +209,13 @@ func (r *Registry) commit(batch []*op) {
 		fail(err)
 		return
 	}
+	for k, rec := range written {
+		if rec == nil {
+			delete(r.current, k)
+		} else {
+			r.current[k] = *rec
+		}
+	}
 	r.oldest = oldest
 	for _, o := range batch {
 		if o.ev != nil {
@@ -221,17 +229,11 @@ func (r *Registry) commit(batch []*op) {
 // apply performs one write of a batch in tx and returns its revision, 0 when it writes
 // nothing. The error is a storage error, which fails the batch; decide's own error is the
 // write's outcome.
-func (r *Registry) apply(records, events *bolt.Bucket, o *op) (uint64, error) {
+func (r *Registry) apply(records, events *bolt.Bucket, written map[string]*Record, o *op) (uint64, error) {
 	key := o.k.bytes()
-	var (
-		cur   Record
-		found bool
-	)
-	if v := records.Get(key); v != nil {
-		if err := json.Unmarshal(v, &cur); err != nil {
-			return 0, fmt.Errorf("decode stored record: %w", err)
-		}
-		found = true
+	cur, found, err := r.stored(records, written, key)
+	if err != nil {
+		return 0, err
 	}
 	ev, err := o.decide(cur, found)
 	if err != nil || ev == nil {
@@ -269,7 +271,37 @@ func (r *Registry) apply(records, events *bolt.Bucket, o *op) (uint64, error) {
 		return 0, err
 	}
 	o.ev = ev
+	if ev.Type == EventDelete {
+		written[string(key)] = nil
+	} else {
+		rec := ev.Record.clone()
+		written[string(key)] = &rec
+	}
 	return rev, nil
+}
+
+// stored returns the record of key as the transaction sees it: written earlier in the batch,
+// else as last committed (kept in memory since, else read from the file). It is a copy the
+// caller may change.
+func (r *Registry) stored(records *bolt.Bucket, written map[string]*Record, key []byte) (Record, bool, error) {
+	if rec, ok := written[string(key)]; ok {
+		if rec == nil {
+			return Record{}, false, nil
+		}
+		return rec.clone(), true, nil
+	}
+	if rec, ok := r.current[string(key)]; ok {
+		return rec.clone(), true, nil
+	}
+	v := records.Get(key)
+	if v == nil {
+		return Record{}, false, nil
+	}
+	var rec Record
+	if err := json.Unmarshal(v, &rec); err != nil {
+		return Record{}, false, fmt.Errorf("decode stored record: %w", err)
+	}
+	return rec, true, nil
 }
 
 // trim deletes the events that fall out of the log once rev is appended, the revisions
