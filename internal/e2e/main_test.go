@@ -15,6 +15,10 @@ import (
 	"time"
 
 	"github.com/graph-network-harness/harness/api"
+	// The binary is built from these (cmd/harness wires them): importing them makes the
+	// test's cached result depend on their code, as go test cannot see into the build.
+	_ "github.com/graph-network-harness/harness/internal/cli"
+	_ "github.com/graph-network-harness/harness/internal/daemon"
 )
 
 // harnessBin is the harness binary built once for every test.
