@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -26,22 +24,13 @@ services:
 	s.must(0, "start")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, harnessBin, "-c", s.file, "--data-dir", s.data, "logs", "-f", "-n", "1")
-	cmd.Env = s.environ
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, sc := s.background(ctx, "logs", "-f", "-n", "1")
 	defer func() {
 		cancel()
 		_ = cmd.Wait()
 	}()
 	// Lines arrive while the services write them: at least five new ones of each.
 	seen := map[string]int{}
-	sc := bufio.NewScanner(out)
 	for sc.Scan() && (seen["ping"] < 6 || seen["pong"] < 6) {
 		line := sc.Text()
 		for _, name := range []string{"ping", "pong"} {

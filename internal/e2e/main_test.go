@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -101,6 +102,21 @@ func (s *stack) run(env []string, args ...string) result {
 		s.t.Fatalf("harness %s: %v", strings.Join(args, " "), err)
 	}
 	return r
+}
+
+// background starts harness with args, ended with ctx, and returns it and its stdout.
+func (s *stack) background(ctx context.Context, args ...string) (*exec.Cmd, *bufio.Scanner) {
+	s.t.Helper()
+	cmd := exec.CommandContext(ctx, harnessBin, append([]string{"-c", s.file, "--data-dir", s.data}, args...)...)
+	cmd.Env = s.environ
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(out)
 }
 
 // must runs harness and fails the test unless it exits with code.

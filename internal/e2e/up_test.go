@@ -1,9 +1,7 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,16 +25,7 @@ services:
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, harnessBin, "-c", s.file, "--data-dir", s.data, "up")
-	cmd.Env = s.environ
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
+	cmd, sc := s.background(ctx, "up")
 	lines := 0
 	for lines < 3 && sc.Scan() {
 		if strings.Contains(sc.Text(), "| hello ") {
