@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"time"
 )
 
@@ -56,6 +57,72 @@ type Spec struct {
 	// means the instance must be recreated.
 	ConfigHash string
 	Labels     map[string]string
+	// Container is what a container target needs beyond the above (Argv is then the
+	// container's command; nil keeps the image's); nil for other targets.
+	Container *Container
+}
+
+// Container describes the container of a service.
+type Container struct {
+	// Image is the image to run; with Build, the tag the built image gets.
+	Image string
+	// Build, when set, builds Image from a context directory when no image has that tag.
+	Build *Build
+	// Entrypoint overrides the image's entrypoint; nil keeps it.
+	Entrypoint []string
+	Ports      []Port
+	Mounts     []Mount
+	// Network is the bridge network the container joins (created by Networker.EnsureNetwork)
+	// and IP its address there; an empty IP lets the engine choose.
+	Network string
+	IP      string
+}
+
+// Build describes how to build an image: Context is a directory, Dockerfile is relative to
+// it.
+type Build struct {
+	Context    string
+	Dockerfile string
+	Args       map[string]string
+}
+
+// Port publishes the container port Target on the host port Published (0: not published)
+// of HostIP (empty: every address); Protocol is "tcp" or "udp".
+type Port struct {
+	Target    int
+	Published int
+	HostIP    string
+	Protocol  string
+}
+
+// Mount is a bind mount of the host path Source (absolute), or, when Volume is true, the
+// named volume Source, which is created (labelled with the stack) when it does not exist.
+type Mount struct {
+	Source   string
+	Target   string
+	ReadOnly bool
+	Volume   bool
+}
+
+// Networker is a Target whose instances share a network per stack (the harness bridge of
+// the Docker target).
+type Networker interface {
+	// EnsureNetwork creates the network n.Name, labelled with n.Stack, when it does not
+	// exist, on n.Subnet when it is valid (else the engine chooses), and returns the
+	// network as it is.
+	EnsureNetwork(ctx context.Context, n Network) (Network, error)
+	// RemoveStack removes what the target keeps for a stack beyond its instances: its
+	// networks and, with volumes, its named volumes. A network that instances still use is
+	// left alone.
+	RemoveStack(ctx context.Context, stack string, volumes bool) error
+}
+
+// Network is a network of a Networker.
+type Network struct {
+	Name    string
+	Stack   string
+	Subnet  netip.Prefix
+	Gateway netip.Addr
 }
 
 // Handle is the durable identity of a started instance: small, comparable, JSON-serializable.
@@ -90,9 +157,11 @@ func (e Exit) Success() bool { return e.Code == 0 && e.Signal == "" }
 
 // Status is what Inspect reports.
 type Status struct {
-	Running   bool      `json:"running"`
-	PID       int       `json:"pid,omitempty"`
-	Container string    `json:"container_id,omitempty"`
+	Running   bool   `json:"running"`
+	PID       int    `json:"pid,omitempty"`
+	Container string `json:"container_id,omitempty"`
+	// IP is the instance's address on its network (a container's bridge address).
+	IP        string    `json:"ip,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	// Exit is set once the instance has exited and how is known.
 	Exit *Exit `json:"exit,omitempty"`
