@@ -53,10 +53,14 @@ type StartResponse struct {
 }
 
 // StopRequest stops Services (all when empty) and every running service that depends on them.
+// Down stops every service and then removes what they leave behind: their containers and the
+// stack's networks, and with Volumes its named volumes (Services must then be empty).
 type StopRequest struct {
 	Stack
 	Services []string `json:"services,omitempty"`
 	Timeout  Duration `json:"timeout,omitempty"`
+	Down     bool     `json:"down,omitempty"`
+	Volumes  bool     `json:"volumes,omitempty"`
 }
 
 // StopResponse says what a stop did to each service it planned for, in plan order.

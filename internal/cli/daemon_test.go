@@ -384,13 +384,13 @@ func TestDown(t *testing.T) {
 		}}, nil
 	}}
 	environ, _ := fakeDaemon(t, b)
-	got := run(t, shopFiles, environ, "down", "--timeout", "1m")
+	got := run(t, shopFiles, environ, "down", "--volumes", "--timeout", "1m")
 	want := result{Code: 5, Stdout: "✔ api    stopped\n✔ cache  stopped\n⏱ db     timeout: still running after 10s\n2 stopped, 1 timed out, 0 failed\n"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	// No name: every service of the stack.
-	wantCalls := []httpapitest.Call{{Method: "Daemon"}, {Method: "Stop", Request: api.StopRequest{Stack: wantStack(t, environ), Timeout: api.Duration(time.Minute)}}}
+	wantCalls := []httpapitest.Call{{Method: "Daemon"}, {Method: "Stop", Request: api.StopRequest{Stack: wantStack(t, environ), Timeout: api.Duration(time.Minute), Down: true, Volumes: true}}}
 	if diff := cmp.Diff(wantCalls, b.Calls()); diff != "" {
 		t.Errorf("what the daemon got (-want +got):\n%s", diff)
 	}

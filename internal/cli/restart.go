@@ -46,7 +46,7 @@ type restartReport struct {
 }
 
 func (a *app) restart(ctx context.Context, names []string, timeout time.Duration) error {
-	stopped, err := a.requestStop(ctx, names, timeout)
+	stopped, err := a.requestStop(ctx, api.StopRequest{Services: names}, timeout)
 	if err != nil {
 		return err
 	}

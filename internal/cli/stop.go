@@ -31,29 +31,30 @@ With -o json, stdout holds the daemon's answer:
 			if err := checkTimeout(timeout); err != nil {
 				return err
 			}
-			return a.stop(cmd.Context(), args, timeout)
+			return a.stop(cmd.Context(), api.StopRequest{Services: args}, timeout)
 		},
 	}
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "bound the whole stop (0: each service's stop timeout only)")
 	return cmd
 }
 
-func (a *app) stop(ctx context.Context, names []string, timeout time.Duration) error {
-	resp, err := a.requestStop(ctx, names, timeout)
+func (a *app) stop(ctx context.Context, req api.StopRequest, timeout time.Duration) error {
+	resp, err := a.requestStop(ctx, req, timeout)
 	if err != nil {
 		return err
 	}
 	return a.reportResults(resp, resp.Services, true)
 }
 
-// requestStop asks the daemon to stop names.
-func (a *app) requestStop(ctx context.Context, names []string, timeout time.Duration) (api.StopResponse, error) {
+// requestStop asks the daemon for req, a stop of the stack of the command line.
+func (a *app) requestStop(ctx context.Context, req api.StopRequest, timeout time.Duration) (api.StopResponse, error) {
 	stack, c, err := a.connect(ctx)
 	if err != nil {
 		return api.StopResponse{}, err
 	}
 	ctx, cancel := withTimeout(ctx, timeout)
 	defer cancel()
-	resp, err := c.Stop(ctx, api.StopRequest{Stack: stack, Services: names, Timeout: api.Duration(timeout)})
+	req.Stack, req.Timeout = stack, api.Duration(timeout)
+	resp, err := c.Stop(ctx, req)
 	return resp, timeoutError(err, timeout)
 }

@@ -234,7 +234,15 @@ func (d *daemon) Stop(ctx context.Context, req api.StopRequest) (api.StopRespons
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.Timeout))
 		defer cancel()
 	}
-	res, err := orch.Stop(ctx, req.Services...)
+	var res orchestrator.Result
+	switch {
+	case req.Down && len(req.Services) > 0:
+		return api.StopResponse{}, &api.Error{Code: api.CodeBadRequest, Message: "down takes no services"}
+	case req.Down:
+		res, err = orch.Down(ctx, req.Volumes)
+	default:
+		res, err = orch.Stop(ctx, req.Services...)
+	}
 	out := api.StopResponse{Stack: orch.Stack().Name, Services: results(res)}
 	if res.Plan.Actions == nil && err != nil {
 		return out, err

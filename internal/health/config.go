@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/graph-network-harness/harness/config"
 )
@@ -84,6 +87,7 @@ func fromConfig(h *config.HealthCheck, kind config.CheckKind, env CheckEnv) (Che
 			}
 			headers[name] = v
 		}
+		u = ownView(u, env.Host)
 		c, err := newHTTP(HTTPOptions{
 			URL: u, Method: h.HTTP.Method, Headers: headers,
 			ExpectedStatus: h.HTTP.ExpectedStatus, BodyContains: h.HTTP.BodyContains,
@@ -117,13 +121,42 @@ func fromConfig(h *config.HealthCheck, kind config.CheckKind, env CheckEnv) (Che
 	return nil, fmt.Errorf("unknown kind %q", kind)
 }
 
-// address is host:port, host defaulting to the service's own address.
+// address is host:port, host defaulting to the service's own address; a loopback host is the
+// service's own address too (see isLoopback).
 func address(host string, port int, env CheckEnv) (string, error) {
-	if host == "" {
+	if host == "" || isLoopback(host) {
 		host = env.Host
 	}
 	if host == "" {
 		return "", errors.New("no host: the check names none and the service's address is unknown")
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port)), nil
+}
+
+// isLoopback reports whether host names loopback: in a check, "localhost" and "127.0.0.1"
+// mean the service's own network view (services-yaml.md), which for a container is the
+// container, reached at its address.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
+}
+
+// ownView points a URL whose host is loopback at the service's own address.
+func ownView(rawURL, host string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || host == "" || !isLoopback(u.Hostname()) {
+		return rawURL // newHTTP reports a bad URL
+	}
+	if port := u.Port(); port != "" {
+		u.Host = net.JoinHostPort(host, port)
+	} else {
+		u.Host = host
+		if strings.Contains(host, ":") {
+			u.Host = "[" + host + "]"
+		}
+	}
+	return u.String()
 }

@@ -105,10 +105,11 @@ func TestFromConfig(t *testing.T) {
 			want:  "",
 		},
 		{
-			name:  "tcp on a named host",
+			// Loopback in a check is the service's own view: a container's own address.
+			name:  "tcp on loopback is the service's address",
 			check: config.HealthCheck{TCP: &config.TCPCheck{Host: "127.0.0.1", Port: downPort}},
-			env:   health.CheckEnv{Host: "127.0.0.2"}, // not used: the check names its host
-			want:  "dial tcp " + down + ": connect: connection refused",
+			env:   health.CheckEnv{Host: "127.0.0.2"},
+			want:  "dial tcp 127.0.0.2:" + strconv.Itoa(downPort) + ": connect: connection refused",
 		},
 		{
 			name:  "tcp without host",

@@ -71,7 +71,7 @@ func (o *Orchestrator) Check(ctx context.Context, service string) (time.Duration
 		}
 		return 0, fmt.Errorf("log line %q not seen yet (probe: %s)", hc.LogLine, rec.Health)
 	}
-	checker, err := health.FromConfig(hc, o.checkEnv(tgt, h, time.Now()))
+	checker, err := health.FromConfig(hc, o.checkEnv(inst.service(), tgt, h, time.Now()))
 	if err != nil {
 		return 0, err
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -78,6 +77,7 @@ type Orchestrator struct {
 	logDir  string
 	log     *slog.Logger
 	obs     Observer // never nil
+	bridge  bridge   // the addresses of the stack's containers
 	cur     atomic.Pointer[view]
 
 	mu      sync.Mutex      // guards the fields below, and serializes Update
@@ -303,31 +303,8 @@ func (o *Orchestrator) Logs(ctx context.Context, service string, opts target.Log
 	if o.view().stack.Service(service) == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownService, service)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	go func() { // owned by the returned reader: Close ends it
-		defer cancel()
-		err := logfile.Read(ctx, o.LogPath(service), logfile.ReadOptions{Tail: opts.Tail, Since: opts.Since, Follow: opts.Follow}, func(l logfile.Line) error {
-			_, err := fmt.Fprintf(pw, "%s %s %s\n", l.Time.UTC().Format("2006-01-02T15:04:05.000000000Z"), l.Stream, l.Text)
-			return err
-		})
-		if errors.Is(err, context.Canceled) || errors.Is(err, fs.ErrNotExist) {
-			err = nil
-		}
-		pw.CloseWithError(err)
-	}()
-	return readCloser{pr, cancel}, nil
-}
-
-// readCloser ends the reading goroutine when the reader is closed.
-type readCloser struct {
-	*io.PipeReader
-	cancel context.CancelFunc
-}
-
-func (r readCloser) Close() error {
-	r.cancel()
-	return r.PipeReader.Close()
+	ropts := logfile.ReadOptions{Tail: opts.Tail, Since: opts.Since, Follow: opts.Follow}
+	return logfile.NewReader(ctx, o.LogPath(service), ropts, func(err error) error { return fmt.Errorf("logs %s: %w", service, err) }), nil
 }
 
 // LogPath is where the output of svc is written.

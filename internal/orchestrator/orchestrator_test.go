@@ -50,6 +50,12 @@ func newEnvIn(t *testing.T, dir, yaml string, fake *targettest.Fake) *env {
 // newObservedEnv is newEnvIn with obs as the orchestrator's Observer.
 func newObservedEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, obs orchestrator.Observer) *env {
 	t.Helper()
+	return newTargetsEnv(t, dir, yaml, fake, map[string]target.Target{"process": fake}, obs)
+}
+
+// newTargetsEnv is newObservedEnv with targets; fake is the one whose calls the env reports.
+func newTargetsEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, targets map[string]target.Target, obs orchestrator.Observer) *env {
+	t.Helper()
 	stack, err := config.Parse(filepath.Join(dir, "services.yaml"), []byte(yaml), config.Options{Lookup: func(string) (string, bool) { return "", false }})
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -60,7 +66,7 @@ func newObservedEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, obs o
 	}
 	o, err := orchestrator.New(orchestrator.Options{
 		Stack: stack, Registry: reg, LogDir: filepath.Join(dir, "logs"),
-		Targets: map[string]target.Target{"process": fake}, Observer: obs,
+		Targets: targets, Observer: obs,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -77,6 +77,9 @@ func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, erro
 	} else if walkErr != nil {
 		return res, walkErr
 	}
+	if len(res.Failed) > 0 {
+		o.releaseBridge(ctx)
+	}
 	// Every started service must be ready before Start returns.
 	for _, a := range plan.Actions {
 		if _, bad := res.Failed[a.Service]; bad || res.Blocked[a.Service] != "" {
@@ -182,7 +185,7 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		o.fail(inst, err)
 		return err
 	}
-	spec, err := o.spec(svc)
+	spec, err := o.spec(ctx, tgt, svc)
 	if err != nil {
 		o.fail(inst, err)
 		return err
@@ -224,7 +227,7 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		r.Health = health
 		r.Restarts = restarts
 		r.StartedAt = launched
-		r.Endpoints = o.endpoints(svc)
+		r.Endpoints = endpoints(svc, spec)
 	}, nil)
 	o.supervise(inst, tgt, h, spec.ConfigHash, launched)
 	return nil
@@ -249,43 +252,41 @@ func (o *Orchestrator) observed() map[string]Observed {
 	return out
 }
 
-// spec renders everything a target needs to start svc.
-func (o *Orchestrator) spec(svc *config.Service) (target.Spec, error) {
-	resolve := o.resolver()
-	env, err := o.view().stack.Environ(svc, resolve)
+// spec renders everything tgt needs to start svc.
+func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.Service) (target.Spec, error) {
+	v := o.view()
+	env, err := v.stack.Environ(svc, o.resolver())
 	if err != nil {
 		return target.Spec{}, err
 	}
-	argv := []string{svc.Binary}
-	if strings.Contains(svc.Binary, "/") && !filepath.IsAbs(svc.Binary) {
-		argv[0] = filepath.Join(o.view().stack.Dir, svc.Binary)
-	}
-	for _, a := range svc.Args {
-		s, err := a.Render(resolve)
-		if err != nil {
-			return target.Spec{}, fmt.Errorf("args: %w", err)
-		}
-		argv = append(argv, s)
-	}
-	dir := o.view().stack.Dir
-	if svc.WorkingDir != "" {
-		dir = svc.WorkingDir
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(o.view().stack.Dir, dir)
-		}
-	}
-	return target.Spec{
-		Stack:      o.view().stack.Name,
+	spec := target.Spec{
+		Stack:      v.stack.Name,
 		Service:    svc.Name,
-		Argv:       argv,
-		Dir:        dir,
-		Env:        append(append([]string(nil), o.view().environ...), env...),
+		Env:        env,
 		User:       svc.User,
 		StopSignal: svc.StopSignal,
 		LogPath:    o.LogPath(svc.Name),
 		ConfigHash: Hash(svc),
 		Labels:     svc.Labels,
-	}, nil
+	}
+	if svc.IsContainer() {
+		return spec, o.containerSpec(ctx, tgt, svc, &spec)
+	}
+	spec.Env = append(append([]string(nil), v.environ...), env...)
+	spec.Argv = []string{svc.Binary}
+	if strings.Contains(svc.Binary, "/") && !filepath.IsAbs(svc.Binary) {
+		spec.Argv[0] = filepath.Join(v.stack.Dir, svc.Binary)
+	}
+	args, err := renderAll(svc.Args, o.resolver())
+	if err != nil {
+		return target.Spec{}, fmt.Errorf("args: %w", err)
+	}
+	spec.Argv = append(spec.Argv, args...)
+	spec.Dir = v.stack.Dir
+	if svc.WorkingDir != "" {
+		spec.Dir = hostPath(v.stack.Dir, svc.WorkingDir)
+	}
+	return spec, nil
 }
 
 // resolver renders service references for local services: every local service is on
@@ -299,6 +300,19 @@ func (o *Orchestrator) resolver() config.Resolver {
 		if o.view().stack.NodeName(to) != "local" {
 			return "", fmt.Errorf("%s runs on node %s: remote addresses need the network issue", to.Name, o.view().stack.NodeName(to))
 		}
+		if to.IsContainer() {
+			// Every caller is on this host, where the bridge is reachable: the container's
+			// address on it, and its container port.
+			ip, err := o.containerAddr(to.Name)
+			if err != nil {
+				return "", err
+			}
+			port := 0
+			if len(to.Ports) > 0 {
+				port = to.Ports[0].Target
+			}
+			return config.PropertyValue(r.Property, ip, port)
+		}
 		port := 0
 		if len(to.Ports) > 0 {
 			port = to.Ports[0].HostPort()
@@ -307,8 +321,11 @@ func (o *Orchestrator) resolver() config.Resolver {
 	}
 }
 
-// endpoints are the addresses a local service is reached at.
-func (o *Orchestrator) endpoints(svc *config.Service) []registry.Endpoint {
+// endpoints are the addresses a local service started from spec is reached at.
+func endpoints(svc *config.Service, spec target.Spec) []registry.Endpoint {
+	if c := spec.Container; c != nil {
+		return containerEndpoints(svc, c.Network, c.IP)
+	}
 	var out []registry.Endpoint
 	for _, p := range svc.Ports {
 		out = append(out, registry.Endpoint{Network: "loopback", IP: "127.0.0.1", Port: p.HostPort()})

@@ -8,6 +8,7 @@ import (
 	"github.com/graph-network-harness/harness/internal/dag"
 	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/target"
 )
 
 // Stop stops the named services (all when none) and every running service that depends on
@@ -106,6 +107,49 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 		if st.Exit != nil {
 			r.LastExit = st.Exit
 		}
+	})
+	return nil
+}
+
+// Down stops every service of the stack, as Stop does, then removes what they leave
+// behind: their instances (a stopped container), the stack's networks and, with volumes,
+// its named volumes. Logs and history stay. An instance that cannot be removed is reported
+// as failed; the others are removed all the same.
+func (o *Orchestrator) Down(ctx context.Context, volumes bool) (Result, error) {
+	res, err := o.Stop(ctx)
+	if err != nil {
+		return res, err
+	}
+	v := o.view()
+	for _, svc := range v.stack.Services {
+		if err := o.remove(ctx, v.insts[svc.Name]); err != nil {
+			res.Failed[svc.Name] = err
+		}
+	}
+	if err := o.removeStack(ctx, volumes); err != nil {
+		return res, fmt.Errorf("down %s: %w", v.stack.Name, err)
+	}
+	return res, res.Err()
+}
+
+// remove removes the stopped instance of inst, if any, and forgets its handle and addresses.
+func (o *Orchestrator) remove(ctx context.Context, inst *instance) error {
+	inst.op.Lock()
+	defer inst.op.Unlock()
+	rec := inst.record()
+	if rec.Handle.IsZero() || rec.State.Active() {
+		return nil
+	}
+	tgt, err := o.target(inst.service())
+	if err != nil {
+		return err
+	}
+	if err := tgt.Remove(ctx, rec.Handle); err != nil && !errors.Is(err, target.ErrNotFound) {
+		return fmt.Errorf("remove %s: %w", inst.key.Service, err)
+	}
+	o.update(inst, func(r *registry.Record) {
+		r.Handle = target.Handle{}
+		r.Endpoints = nil
 	})
 	return nil
 }

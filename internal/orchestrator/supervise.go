@@ -152,7 +152,7 @@ func describe(exit target.Exit) string {
 // time the run is healthy, are told to the observer.
 func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Target, r *run) {
 	svc := inst.service()
-	checker, err := health.FromConfig(svc.HealthCheck, o.checkEnv(tgt, r.handle, inst.record().StartedAt))
+	checker, err := health.FromConfig(svc.HealthCheck, o.checkEnv(svc, tgt, r.handle, inst.record().StartedAt))
 	if err != nil {
 		o.update(inst, func(rec *registry.Record) { rec.Message = "health check: " + err.Error() })
 		return
@@ -213,12 +213,15 @@ func (o *Orchestrator) restartUnhealthy(inst *instance, r *run) {
 	_ = o.launch(ctx, inst, restarts+1)
 }
 
-// execer runs health-check commands where the run runs.
-// checkEnv is where the checks of the run h of a service run: on its target, which
-// delivers its output from since.
-func (o *Orchestrator) checkEnv(tgt target.Target, h target.Handle, since time.Time) health.CheckEnv {
+// checkEnv is where the checks of the run h of svc run: on its target, which delivers its
+// output from since; a container is reached at its bridge address.
+func (o *Orchestrator) checkEnv(svc *config.Service, tgt target.Target, h target.Handle, since time.Time) health.CheckEnv {
+	host := "127.0.0.1"
+	if svc.IsContainer() {
+		host, _ = o.containerAddr(svc.Name) // none: checks that need it say so
+	}
 	env := health.CheckEnv{
-		Host:   "127.0.0.1",
+		Host:   host,
 		Render: func(t config.Template) (string, error) { return t.Render(o.resolver()) },
 		Execer: health.LocalExec{},
 		Lines:  logLines{tgt: tgt, h: h, since: since, spawn: o.spawn},

@@ -1,0 +1,262 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// ErrNoAddress: a container service has no address on its stack's bridge yet.
+var ErrNoAddress = errors.New("no address on the harness bridge yet")
+
+// BridgeName is the name of a stack's container network.
+func BridgeName(stack string) string { return "harness-" + stack }
+
+// bridge hands out the addresses of a stack's containers on its network: stable, in file
+// order, and kept in the records (an endpoint on the bridge), so that a container keeps its
+// address across restarts, recreations and daemon restarts.
+type bridge struct {
+	mu    sync.Mutex
+	addrs map[string]netip.Addr // service → address
+}
+
+// containerSpec completes spec for the container service svc: image, build context,
+// command, entrypoint, ports, mounts, and its address on the stack's bridge, which it makes
+// sure exists. A container inherits nothing of the harness command's environment.
+func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc *config.Service, spec *target.Spec) error {
+	v := o.view()
+	resolve := o.resolver()
+	c := &target.Container{Image: svc.Image}
+	var err error
+	spec.Argv, err = renderAll(svc.Command, resolve)
+	if err != nil {
+		return fmt.Errorf("command: %w", err)
+	}
+	if c.Entrypoint, err = renderAll(svc.Entrypoint, resolve); err != nil {
+		return fmt.Errorf("entrypoint: %w", err)
+	}
+	if b := svc.Build; b != nil {
+		c.Build = &target.Build{Context: hostPath(v.stack.Dir, b.Context), Dockerfile: b.Dockerfile, Args: b.Args}
+	}
+	for _, p := range svc.Ports {
+		c.Ports = append(c.Ports, target.Port{Target: p.Target, Published: p.Published, HostIP: p.HostIP, Protocol: p.Protocol})
+	}
+	for _, vol := range svc.Volumes {
+		m := target.Mount{Source: vol.Source, Target: vol.Target, ReadOnly: vol.ReadOnly, Volume: !vol.Bind}
+		if vol.Bind {
+			m.Source = hostPath(v.stack.Dir, vol.Source)
+		}
+		c.Mounts = append(c.Mounts, m)
+	}
+	spec.Dir = svc.WorkingDir // inside the container; empty keeps the image's
+	nw, ok := tgt.(target.Networker)
+	if !ok {
+		return fmt.Errorf("%w: the container target has no networks", ErrNoTarget)
+	}
+	net, err := nw.EnsureNetwork(ctx, target.Network{Name: BridgeName(v.stack.Name), Stack: v.stack.Name, Subnet: o.containerSubnet(svc)})
+	if err != nil {
+		return err
+	}
+	ip, err := o.allocate(svc.Name, net)
+	if err != nil {
+		return err
+	}
+	c.Network, c.IP = net.Name, ip.String()
+	spec.Container = c
+	return nil
+}
+
+// containerSubnet is the container_subnet of svc's network, if any.
+func (o *Orchestrator) containerSubnet(svc *config.Service) netip.Prefix {
+	if n := o.view().stack.Network(svc.Network); n != nil {
+		return n.ContainerSubnet
+	}
+	return netip.Prefix{}
+}
+
+// allocate returns the address of service on net: the one it has when it is still on the
+// subnet and nobody else's, else the lowest free one. Services without an address get theirs
+// in file order, so the addresses follow the file, not the order the starts happen to take.
+func (o *Orchestrator) allocate(service string, net target.Network) (netip.Addr, error) {
+	b := &o.bridge
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	v := o.view()
+	if b.addrs == nil {
+		b.addrs = map[string]netip.Addr{}
+	}
+	taken := map[netip.Addr]string{}
+	keep := func(name string, a netip.Addr) {
+		if net.Subnet.Contains(a) && a != net.Gateway && taken[a] == "" {
+			taken[a] = name
+			b.addrs[name] = a
+		} else if b.addrs[name] == a {
+			delete(b.addrs, name)
+		}
+	}
+	for _, svc := range v.stack.Services {
+		if a, ok := b.addrs[svc.Name]; ok {
+			keep(svc.Name, a)
+		} else if a, ok := bridgeAddr(v.insts[svc.Name].record(), net.Name); ok {
+			keep(svc.Name, a)
+		}
+	}
+	for _, svc := range v.stack.Services {
+		if !svc.IsContainer() || v.stack.NodeName(svc) != "local" || taken[b.addrs[svc.Name]] == svc.Name {
+			continue
+		}
+		a, err := freeAddr(net, taken)
+		if err != nil {
+			return netip.Addr{}, fmt.Errorf("address of %s on %s: %w", svc.Name, net.Name, err)
+		}
+		taken[a] = svc.Name
+		b.addrs[svc.Name] = a
+	}
+	a, ok := b.addrs[service]
+	if !ok {
+		return netip.Addr{}, fmt.Errorf("%s: %w", service, ErrNoAddress)
+	}
+	return a, nil
+}
+
+// freeAddr is the lowest address of net's subnet that is neither its network address, nor
+// its gateway, nor its broadcast address, nor taken.
+func freeAddr(net target.Network, taken map[netip.Addr]string) (netip.Addr, error) {
+	p := net.Subnet.Masked()
+	for a := p.Addr().Next(); a.IsValid() && p.Contains(a); a = a.Next() {
+		if !p.Contains(a.Next()) && a.Is4() {
+			break // the broadcast address
+		}
+		if a != net.Gateway && taken[a] == "" {
+			return a, nil
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("subnet %s is full", p)
+}
+
+// bridgeAddr is the address a record holds on the network called name.
+func bridgeAddr(rec registry.Record, name string) (netip.Addr, bool) {
+	for _, e := range rec.Endpoints {
+		if e.Network == name {
+			a, err := netip.ParseAddr(e.IP)
+			return a, err == nil
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// containerAddr is the address of the container service on its stack's bridge.
+func (o *Orchestrator) containerAddr(service string) (string, error) {
+	o.bridge.mu.Lock()
+	a, ok := o.bridge.addrs[service]
+	o.bridge.mu.Unlock()
+	if !ok {
+		if inst := o.view().insts[service]; inst != nil {
+			a, ok = bridgeAddr(inst.record(), BridgeName(o.view().stack.Name))
+		}
+	}
+	if !ok {
+		return "", fmt.Errorf("%s: %w", service, ErrNoAddress)
+	}
+	return a.String(), nil
+}
+
+// containerEndpoints are the addresses a container is reached at: its bridge address with
+// each container port, and each published port on the host.
+func containerEndpoints(svc *config.Service, bridgeName, ip string) []registry.Endpoint {
+	var out []registry.Endpoint
+	if ip != "" {
+		out = append(out, registry.Endpoint{Network: bridgeName, IP: ip})
+		for i, p := range svc.Ports {
+			if i == 0 {
+				out[0].Port = p.Target
+				continue
+			}
+			out = append(out, registry.Endpoint{Network: bridgeName, IP: ip, Port: p.Target})
+		}
+	}
+	for _, p := range svc.Ports {
+		if p.Published != 0 {
+			host := p.HostIP
+			if host == "" || host == "0.0.0.0" {
+				host = "127.0.0.1"
+			}
+			out = append(out, registry.Endpoint{Network: "host", IP: host, Port: p.Published})
+		}
+	}
+	return out
+}
+
+// renderAll renders templates; nil stays nil (the image's default).
+func renderAll(ts []config.Template, resolve config.Resolver) ([]string, error) {
+	if ts == nil {
+		return nil, nil
+	}
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		s, err := t.Render(resolve)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// hostPath makes a path of the config file absolute: relative to dir, ~ the home directory.
+func hostPath(dir, p string) string {
+	if rest, ok := strings.CutPrefix(p, "~"); ok && (rest == "" || rest[0] == '/') {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+// removeStack removes the stack's networks, and with volumes its named volumes, from every
+// target that keeps them, and forgets the containers' addresses.
+func (o *Orchestrator) removeStack(ctx context.Context, volumes bool) error {
+	var errs []error
+	done := map[target.Target]bool{}
+	for _, tgt := range o.targets {
+		if nw, ok := tgt.(target.Networker); ok && !done[tgt] {
+			done[tgt] = true
+			errs = append(errs, nw.RemoveStack(ctx, o.view().stack.Name, volumes))
+		}
+	}
+	o.bridge.mu.Lock()
+	o.bridge.addrs = nil
+	o.bridge.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// releaseBridge removes the stack's network after a start that failed, when no container
+// of the stack is left: a failed start leaves nothing behind.
+func (o *Orchestrator) releaseBridge(ctx context.Context) {
+	v := o.view()
+	containers := false
+	for _, svc := range v.stack.Services {
+		if svc.IsContainer() && !v.insts[svc.Name].record().Handle.IsZero() {
+			return
+		}
+		containers = containers || svc.IsContainer()
+	}
+	if !containers {
+		return
+	}
+	if err := o.removeStack(ctx, false); err != nil {
+		o.log.Warn("remove the network of a failed start", "stack", v.stack.Name, "err", err)
+	}
+}
