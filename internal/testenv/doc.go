@@ -6,6 +6,12 @@
 //	ns := testenv.Netns(t, "db")      // a fresh network namespace, deleted by t.Cleanup
 //	out, err := ns.Exec(ctx, "ip", "-o", "addr").Output()
 //	sshd := testenv.Command(t, "sshd")
+//	bin := testenv.StaticBinary(t, "./testserver") // static: it runs in an image FROM scratch
+//	testenv.DockerImage(t, host, "harness-test-x:"+suffix, map[string]string{"/srv": bin}, []string{"/srv"})
+//
+// Nothing can be pulled in CI, so container tests build their images FROM scratch around
+// static Go binaries: their own test binary (StaticTestBinary) or testserver, a small HTTP
+// server in this package's testserver directory.
 //
 // Invariants:
 //
