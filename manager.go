@@ -11,9 +11,9 @@ import (
 	"sync"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/registry"
-	"github.com/graph-network-harness/harness/internal/target/process"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -34,12 +34,12 @@ type Options struct {
 
 // Manager runs one stack.
 type Manager struct {
-	edit    sync.Mutex // serializes changes of the stack
-	reg     *registry.Registry
-	orch    *orchestrator.Orchestrator
-	process *process.Target
-	cancel  context.CancelFunc
-	done    chan error
+	edit   sync.Mutex // serializes changes of the stack
+	reg    *registry.Registry
+	orch   *orchestrator.Orchestrator
+	local  *node.Local
+	cancel context.CancelFunc
+	done   chan error
 }
 
 // New loads the stack, opens the data dir, adopts what already runs from an earlier Manager
@@ -67,8 +67,12 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
-	proc := process.New(process.Options{Logger: opts.Logger, StateDir: filepath.Join(opts.DataDir, "instances")})
-	targets := map[string]target.Target{"process": proc}
+	local, err := node.NewLocal(node.LocalOptions{DataDir: opts.DataDir, Logger: opts.Logger})
+	if err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("harness: %w", err)
+	}
+	targets := local.Targets()
 	for name, t := range opts.Targets {
 		targets[name] = t
 	}
@@ -77,12 +81,12 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 		LogDir: filepath.Join(opts.DataDir, "logs"), Logger: opts.Logger,
 	})
 	if err != nil {
-		proc.Close()
+		local.Close()
 		reg.Close()
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Manager{reg: reg, orch: orch, process: proc, cancel: cancel, done: make(chan error, 1)}
+	m := &Manager{reg: reg, orch: orch, local: local, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- orch.Run(runCtx) }()
 	if err := orch.Ready(ctx); err != nil { // waits until what runs is adopted
 		m.Close()
@@ -128,6 +132,13 @@ func (m *Manager) Stop(ctx context.Context, names ...string) error {
 	return err
 }
 
+// Down stops every service, removes their instances (containers) and the stack's networks,
+// and forgets their handles; named volumes are removed too when volumes is set.
+func (m *Manager) Down(ctx context.Context, volumes bool) error {
+	_, err := m.orch.Down(ctx, volumes)
+	return err
+}
+
 // ServiceStatus is the state of one service.
 type ServiceStatus = registry.Record
 
@@ -161,5 +172,5 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 func (m *Manager) Close() error {
 	m.cancel()
 	err := <-m.done
-	return errors.Join(err, m.process.Close(), m.reg.Close())
+	return errors.Join(err, m.local.Close(), m.reg.Close())
 }

@@ -16,8 +16,8 @@ import (
 
 	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/internal/httpapi"
+	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/internal/registry"
-	"github.com/graph-network-harness/harness/internal/target/process"
 	"github.com/graph-network-harness/harness/internal/telemetry"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -82,9 +82,12 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return fmt.Errorf("daemon: %w", err)
 	}
 	defer func() { err = errors.Join(err, reg.Close()) }()
-	proc := process.New(process.Options{Logger: log, StateDir: filepath.Join(opts.DataDir, "instances")})
-	defer func() { err = errors.Join(err, proc.Close()) }()
-	targets := map[string]target.Target{"process": proc}
+	local, err := node.NewLocal(node.LocalOptions{DataDir: opts.DataDir, Logger: log})
+	if err != nil {
+		return fmt.Errorf("daemon: %w", err)
+	}
+	defer func() { err = errors.Join(err, local.Close()) }()
+	targets := local.Targets()
 	for name, t := range opts.Targets {
 		targets[name] = t
 	}

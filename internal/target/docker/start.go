@@ -28,7 +28,7 @@ const cleanupTimeout = time.Minute
 func (t *Target) Start(ctx context.Context, spec target.Spec) (target.Handle, error) {
 	h, err := t.start(ctx, spec)
 	if err != nil {
-		return target.Handle{}, fmt.Errorf("start %s: %w", spec.Service, err)
+		return target.Handle{}, fmt.Errorf("container %s: %w", ContainerName(spec.Stack, spec.Service), err)
 	}
 	return h, nil
 }
@@ -87,8 +87,8 @@ func validate(spec target.Spec) (string, error) {
 	switch {
 	case spec.Container == nil:
 		return "", errors.New("no container")
-	case spec.Container.Image == "":
-		return "", errors.New("no image")
+	case spec.Container.Image == "" && spec.Container.Build == nil:
+		return "", errors.New("no image and nothing to build")
 	case spec.Stack == "" || spec.Service == "":
 		return "", errors.New("no stack or service name")
 	}
