@@ -108,7 +108,7 @@ type Mount struct {
 // the Docker target).
 type Networker interface {
 	// EnsureNetwork creates the network n.Name, labelled with n.Stack, when it does not
-	// exist, on n.Subnet when it is valid (else the engine chooses), and returns the
+	// exist, on n.Subnet when it is valid (else on a free subnet the target picks), and returns the
 	// network as it is.
 	EnsureNetwork(ctx context.Context, n Network) (Network, error)
 	// RemoveStack removes what the target keeps for a stack beyond its instances: its

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -14,7 +13,7 @@ import (
 )
 
 // EnsureNetwork implements target.Networker: it creates the bridge network n.Name, labelled
-// with n.Stack, on n.Subnet when that is valid (else the engine chooses), unless a network of
+// with n.Stack, on n.Subnet when that is valid (else on a free /24, see freeSubnet), unless a network of
 // that name exists, and returns the network as the engine has it. Calls for one name are
 // serialized, so that concurrent calls create one network. A network of that name that
 // harness did not create is used as it is.
@@ -50,24 +49,29 @@ func (t *Target) ensureNetwork(ctx context.Context, n target.Network) (target.Ne
 
 // createNetwork creates the bridge network n and returns its ID. The engine gives a container
 // the address its spec asks for only on a subnet that was configured when the network was
-// created: without n.Subnet, the engine picks a free subnet for a first network, which is
-// then removed and created anew on that subnet.
+// created: without n.Subnet, the network gets a free one (freeSubnet).
 func (t *Target) createNetwork(ctx context.Context, n target.Network) (string, error) {
 	labels := map[string]string{LabelStack: n.Stack}
 	subnet := n.Subnet.Masked()
+	if !n.Subnet.IsValid() {
+		// Two networks of this Target never pick the same free subnet; the engine's other
+		// clients may, and then this one picks again.
+		t.subnets.Lock()
+		defer t.subnets.Unlock()
+	}
 	for attempt := 0; ; attempt++ {
 		if !n.Subnet.IsValid() {
-			chosen, err := t.engineSubnet(ctx, n.Name, labels)
+			free, err := t.freeSubnet(ctx)
 			if err != nil {
 				return "", err
 			}
-			subnet = chosen
+			subnet = free
 		}
 		opts := client.NetworkCreateOptions{Driver: "bridge", Labels: labels,
 			IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}}}
 		created, err := t.api.NetworkCreate(ctx, n.Name, opts)
-		// Another network may take the chosen subnet in between: choose again.
-		if err != nil && !n.Subnet.IsValid() && attempt < 3 {
+		// Another network may take the free subnet in between: choose again.
+		if err != nil && !n.Subnet.IsValid() && attempt < 8 {
 			continue
 		}
 		if err != nil {
@@ -75,27 +79,6 @@ func (t *Target) createNetwork(ctx context.Context, n target.Network) (string, e
 		}
 		return created.ID, nil
 	}
-}
-
-// engineSubnet creates the network name where the engine chooses, and removes it again, and
-// returns the subnet the engine chose.
-func (t *Target) engineSubnet(ctx context.Context, name string, labels map[string]string) (netip.Prefix, error) {
-	created, err := t.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: labels})
-	if err != nil {
-		return netip.Prefix{}, specErr(err)
-	}
-	res, err := t.api.NetworkInspect(ctx, created.ID, client.NetworkInspectOptions{})
-	if _, rerr := t.api.NetworkRemove(ctx, created.ID, client.NetworkRemoveOptions{}); rerr != nil && err == nil {
-		err = rerr
-	}
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	subnet := networkOf(res.Network.Network).Subnet
-	if !subnet.IsValid() {
-		return netip.Prefix{}, fmt.Errorf("the engine chose no IPv4 subnet")
-	}
-	return subnet, nil
 }
 
 // networkID returns the ID of the network called name, or "" when there is none. The

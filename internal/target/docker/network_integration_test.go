@@ -45,7 +45,7 @@ func ensureOnFreeSubnet(t *testing.T, ctx context.Context, tg *docker.Target, e 
 	return target.Network{}
 }
 
-func TestEnsureNetworkEngineChooses(t *testing.T) {
+func TestEnsureNetworkFreeSubnet(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx, tg := testContext(t), e.newTarget(t)

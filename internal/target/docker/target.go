@@ -45,6 +45,8 @@ type Target struct {
 
 	// names serializes Start per container name, networks EnsureNetwork per network name.
 	names, networks keyedMutex
+	// subnets serializes the choice and creation of networks on a free subnet.
+	subnets sync.Mutex
 
 	// copyCtx is the context of every log copy; Close cancels it.
 	copyCtx    context.Context
