@@ -51,13 +51,23 @@ func row(stack *config.Stack, svc *config.Service, rec registry.Record) api.Serv
 		Version:  svc.Version,
 		Message:  rec.Message,
 	}
-	for _, p := range svc.Ports {
-		s.Ports = append(s.Ports, p.HostPort())
-	}
 	if len(rec.Endpoints) > 0 {
-		s.IP = rec.Endpoints[0].IP
-	} else if s.Node == "local" {
-		s.IP = "127.0.0.1"
+		// The first network's address and ports: a container's on the bridge, which its
+		// ${svc.addr} names too, not its published ports.
+		first := rec.Endpoints[0]
+		s.IP = first.IP
+		for _, e := range rec.Endpoints {
+			if e.Network == first.Network && e.IP == first.IP && e.Port > 0 {
+				s.Ports = append(s.Ports, e.Port)
+			}
+		}
+	} else {
+		for _, p := range svc.Ports {
+			s.Ports = append(s.Ports, p.HostPort())
+		}
+		if s.Node == "local" {
+			s.IP = "127.0.0.1"
+		}
 	}
 	if rec.State.Active() {
 		if s.PID = pidOf(rec.Handle); s.PID == 0 {

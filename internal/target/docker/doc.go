@@ -67,9 +67,11 @@
 //
 // # Networks
 //
-// EnsureNetwork creates a bridge network labelled harness.stack, on the given subnet or one
-// the engine picks; either way the subnet is configured on the network, since the engine
-// honours a container's fixed address (Container.IP) only on such a subnet. RemoveStack
+// EnsureNetwork creates a bridge network labelled harness.stack, on the given subnet or on
+// the first free /24 of 172.16.0.0/12 and 192.168.0.0/16 (free: no network of the engine
+// and, for a local engine, no route of this host overlaps it); either way the subnet is
+// configured on the network, since the engine honours a container's fixed address
+// (Container.IP) only on such a subnet. RemoveStack
 // removes a stack's networks (one in use is left) and, when asked, its named volumes.
 //
 // # Concurrency
