@@ -226,14 +226,21 @@ func hostPath(dir, p string) string {
 }
 
 // removeStack removes the stack's networks, and with volumes its named volumes, from every
-// target that keeps them, and forgets the containers' addresses.
+// target of the stack's services that keeps them, and forgets the containers' addresses.
 func (o *Orchestrator) removeStack(ctx context.Context, volumes bool) error {
 	var errs []error
 	done := map[target.Target]bool{}
-	for _, tgt := range o.targets {
-		if nw, ok := tgt.(target.Networker); ok && !done[tgt] {
-			done[tgt] = true
-			errs = append(errs, nw.RemoveStack(ctx, o.view().stack.Name, volumes))
+	v := o.view()
+	// Only the targets the stack's services use: a stack of processes needs no Docker engine
+	// to go down.
+	for _, svc := range v.stack.Services {
+		tgt, err := o.target(svc)
+		if err != nil || done[tgt] {
+			continue
+		}
+		done[tgt] = true
+		if nw, ok := tgt.(target.Networker); ok {
+			errs = append(errs, nw.RemoveStack(ctx, v.stack.Name, volumes))
 		}
 	}
 	o.bridge.mu.Lock()

@@ -149,3 +149,23 @@ func TestContainers(t *testing.T) {
 		t.Errorf("removed (-want +got):\n%s", diff)
 	}
 }
+
+// down of a stack of processes asks no container target for anything: it needs no engine.
+func TestDownOfProcessesLeavesDockerAlone(t *testing.T) {
+	proc := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
+	docker := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
+	e := newTargetsEnv(t, t.TempDir(), "version: \"1.0\"\nname: p\nservices:\n  a: {type: process, binary: a}\n",
+		proc.Fake, map[string]target.Target{"process": proc, "docker": docker}, nil)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if _, err := e.o.Down(context.Background(), true); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if diff := cmp.Diff([]string{"p"}, proc.removed); diff != "" {
+		t.Errorf("stacks removed by the process target (-want +got):\n%s", diff)
+	}
+	if len(docker.removed) != 0 {
+		t.Errorf("the docker target removed stacks %q of a stack of processes", docker.removed)
+	}
+}
