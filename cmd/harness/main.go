@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/graph-network-harness/harness/internal/agent"
 	"github.com/graph-network-harness/harness/internal/cli"
 	"github.com/graph-network-harness/harness/internal/daemon"
 )
@@ -31,6 +32,12 @@ func main() {
 		RunDaemon: func(ctx context.Context, o cli.DaemonOptions) error {
 			return daemon.Run(ctx, daemon.Options{
 				DataDir: o.DataDir, Listen: o.Listen, Version: o.Version,
+				Logger: slog.New(slog.NewTextHandler(o.Stderr, nil)),
+			})
+		},
+		RunAgent: func(ctx context.Context, o cli.AgentOptions) error {
+			return agent.Serve(ctx, agent.Options{
+				Dir: o.Dir, Version: o.Version,
 				Logger: slog.New(slog.NewTextHandler(o.Stderr, nil)),
 			})
 		},

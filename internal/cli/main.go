@@ -32,6 +32,9 @@ type Options struct {
 	// what `harness daemon run` calls. The CLI does not import the daemon: the binary that
 	// has one sets this. Nil makes `daemon run` fail, and so every start of a daemon on demand.
 	RunDaemon func(ctx context.Context, o DaemonOptions) error
+	// RunAgent runs the node agent in the foreground until ctx ends; it is what `harness
+	// agent run` calls on a remote host. Nil makes `agent run` fail.
+	RunAgent func(ctx context.Context, o AgentOptions) error
 }
 
 // DaemonOptions is what `harness daemon run` passes to Options.RunDaemon.
@@ -76,6 +79,7 @@ type app struct {
 	env            env
 	version        string
 	runDaemon      func(ctx context.Context, o DaemonOptions) error
+	runAgent       func(ctx context.Context, o AgentOptions) error
 
 	// executable is the harness binary that a daemon is started from (os.Executable), and now
 	// the clock (time.Now); tests replace them.
@@ -99,6 +103,7 @@ func newApp(o Options) *app {
 		env:        env(o.Environ),
 		version:    o.Version,
 		runDaemon:  o.RunDaemon,
+		runAgent:   o.RunAgent,
 		executable: os.Executable,
 		now:        time.Now,
 		output:     outputTable,
@@ -167,6 +172,7 @@ Exit codes: 0 success, 1 runtime error, 2 usage error or invalid config,
 		a.execCmd(),
 		a.healthCmd(),
 		a.daemonCmd(),
+		a.agentCmd(),
 		a.versionCmd(),
 		a.completionCmd(),
 	)

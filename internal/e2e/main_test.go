@@ -18,6 +18,7 @@ import (
 	"github.com/graph-network-harness/harness/api"
 	// The binary is built from these (cmd/harness wires them): importing them makes the
 	// test's cached result depend on their code, as go test cannot see into the build.
+	_ "github.com/graph-network-harness/harness/internal/agent"
 	_ "github.com/graph-network-harness/harness/internal/cli"
 	_ "github.com/graph-network-harness/harness/internal/daemon"
 )

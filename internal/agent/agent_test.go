@@ -1,0 +1,188 @@
+package agent_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/graph-network-harness/harness/internal/agent"
+	"github.com/graph-network-harness/harness/internal/target/targettest"
+	"github.com/graph-network-harness/harness/target"
+)
+
+// TestHelperProcess is the service of the tests when the environment asks for a Behaviour.
+func TestHelperProcess(*testing.T) { targettest.HelperMain() }
+
+// serve runs a real agent (the local node's targets) on a fresh dir until the test ends and
+// returns its dir.
+func serve(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "agent")
+	serveOn(t, dir)
+	return dir
+}
+
+// serveOn runs an agent on dir until the test ends or the returned stop is called.
+func serveOn(t *testing.T, dir string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- agent.Serve(ctx, agent.Options{Dir: dir, Version: "test"}) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	sock := filepath.Join(dir, agent.SocketName)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if c, err := net.Dial("unix", sock); err == nil {
+			c.Close()
+			return stop
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent does not listen on %s", sock)
+		}
+	}
+}
+
+// client returns a client of the agent in dir, as node "h1".
+func client(t *testing.T, dir string) *agent.Client {
+	c := agent.NewClient("h1", func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", filepath.Join(dir, agent.SocketName))
+	})
+	t.Cleanup(c.Close)
+	return c
+}
+
+func helperSpec(t *testing.T, b targettest.Behaviour) target.Spec {
+	return target.Spec{
+		Stack: "test", Service: "svc",
+		Argv:       []string{os.Args[0], "-test.run=^TestHelperProcess$"},
+		Env:        b.Env(),
+		LogPath:    filepath.Join(t.TempDir(), "svc.log"),
+		StopSignal: "SIGTERM",
+	}
+}
+
+// The process target through the agent's API passes the conformance suite: handles name the
+// client's node, errors keep their sentinels, logs and waits stream across the socket.
+func TestConformanceOverTheWire(t *testing.T) {
+	dir := serve(t)
+	targettest.Run(t, targettest.Harness{
+		New:  func(t *testing.T) target.Target { return client(t, dir).Target("process") },
+		Spec: helperSpec,
+		Reused: func(h target.Handle) target.Handle { // PID:STARTTIME with another start time
+			pid, ticks, _ := strings.Cut(h.ID, ":")
+			n, _ := strconv.ParseUint(ticks, 10, 64)
+			h.ID = pid + ":" + strconv.FormatUint(n+1, 10)
+			return h
+		},
+	})
+}
+
+func TestInfo(t *testing.T) {
+	info, err := client(t, serve(t)).Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if info.Version != "test" || info.PID != os.Getpid() || info.Hostname != host || info.OS == "" {
+		t.Errorf("Info = %+v", info)
+	}
+}
+
+// One agent per dir: a second one on the same dir fails at once.
+func TestOneAgentPerDir(t *testing.T) {
+	dir := serve(t)
+	err := agent.Serve(context.Background(), agent.Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("second agent on %s: %v, want a lock error", dir, err)
+	}
+}
+
+// A spec without a log path logs to the agent's own log of the service, which ServiceLogs
+// reads, also once the instance is gone; a handle of another node names nothing.
+func TestServiceLogs(t *testing.T) {
+	ctx := context.Background()
+	c := client(t, serve(t))
+	tg := c.Target("process")
+	spec := helperSpec(t, targettest.Behaviour{Kind: targettest.WriteOutput, MB: 1})
+	spec.LogPath = ""
+	h, err := tg.Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Node != "h1" || h.Target != "process" {
+		t.Errorf("handle %s: want node h1, target process", h)
+	}
+	if _, err := tg.Wait(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Remove(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := c.ServiceLogs(ctx, "test", "svc", target.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1023} {
+		if !strings.Contains(string(out), targettest.OutputLine(i)) {
+			t.Errorf("service log lacks %q:\n%s", targettest.OutputLine(i), out)
+		}
+	}
+	other := h
+	other.Node = "h2"
+	if _, err := tg.Inspect(ctx, other); !errors.Is(err, target.ErrNotFound) {
+		t.Errorf("Inspect of a handle of node h2: %v, want ErrNotFound", err)
+	}
+	if _, err := c.ServiceLogs(ctx, "test", "../etc", target.LogOptions{}); err == nil {
+		t.Error("ServiceLogs of service ../etc: no error")
+	}
+}
+
+// An agent that ends leaves its services running; the next agent on the same dir adopts them.
+func TestRestartedAgentAdopts(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "agent")
+	stop := serveOn(t, dir)
+	h, err := client(t, dir).Target("process").Start(ctx, helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	serveOn(t, dir)
+	tg := client(t, dir).Target("process")
+	st, err := tg.Inspect(ctx, h)
+	if err != nil || !st.Running {
+		t.Fatalf("Inspect through the next agent: %+v, %v; want running", st, err)
+	}
+	if err := tg.Stop(ctx, h, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// The next agent did not start it: the exit status of an adopted process is not known.
+	if _, err := tg.Wait(ctx, h); err != nil {
+		t.Errorf("Wait: %v", err)
+	}
+	if st, err := tg.Inspect(ctx, h); err != nil || st.Running {
+		t.Errorf("Inspect after Stop: %+v, %v; want not running", st, err)
+	}
+}

@@ -1,0 +1,192 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/graph-network-harness/harness/target"
+)
+
+// agentNode is the node name in the handles of the agent's own targets: to the agent, its
+// host is local. The client shows them under the name the controller knows the host by.
+const agentNode = "local"
+
+// Client talks to one agent through dial, which opens a new connection to the agent's socket
+// (over SSH: a direct-streamlocal channel). It is safe for concurrent use; each request in
+// flight has a connection of its own, and idle ones are reused.
+type Client struct {
+	node string
+	http *http.Client
+}
+
+// NewClient returns a client of the agent on node, reached through dial.
+func NewClient(node string, dial func(ctx context.Context) (net.Conn, error)) *Client {
+	tr := &http.Transport{
+		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	return &Client{node: node, http: &http.Client{Transport: tr}}
+}
+
+// Close closes the idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// Info asks the agent who it is.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	var info Info
+	err := c.call(ctx, "info", struct{}{}, &info)
+	return info, err
+}
+
+// Target returns the agent's target name ("process", "docker") as a target.Target whose
+// handles name this client's node.
+func (c *Client) Target(name string) target.Target { return &remoteTarget{c: c, name: name} }
+
+// ServiceLogs opens the agent's log of a service (see logfile.NewReader for the form).
+func (c *Client) ServiceLogs(ctx context.Context, stack, service string, opts target.LogOptions) (io.ReadCloser, error) {
+	return c.post(ctx, "service-logs", serviceLogsRequest{Stack: stack, Service: service, Logs: opts})
+}
+
+// call posts req to /v1/op and decodes the answer into resp.
+func (c *Client) call(ctx context.Context, op string, req, resp any) error {
+	body, err := c.post(ctx, op, req)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	if err := json.NewDecoder(body).Decode(resp); err != nil {
+		return fmt.Errorf("agent on %s: %s: %w", c.node, op, err)
+	}
+	return nil
+}
+
+// post posts req to /v1/op and returns the answer's body, which the caller closes; an error
+// answer is a *remoteError.
+func (c *Client) post(ctx context.Context, op string, req any) (io.ReadCloser, error) {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent/v1/"+op, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	res, err := c.http.Do(hr)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("agent on %s: %w", c.node, err)
+	}
+	if res.StatusCode/100 == 2 {
+		return res.Body, nil
+	}
+	defer res.Body.Close()
+	var e wireError
+	if err := json.NewDecoder(io.LimitReader(res.Body, 1<<20)).Decode(&e); err != nil || e.Message == "" {
+		return nil, fmt.Errorf("agent on %s: %s: %s", c.node, op, res.Status)
+	}
+	return nil, &remoteError{node: c.node, msg: e.Message, kind: kinds[e.Kind]}
+}
+
+// remoteError is an error the agent answered: its message as the agent wrote it, and the
+// target sentinel it wrapped there.
+type remoteError struct {
+	node, msg string
+	kind      error
+}
+
+func (e *remoteError) Error() string { return "on " + e.node + ": " + e.msg }
+func (e *remoteError) Unwrap() error { return e.kind }
+
+// remoteTarget is a target of the agent.
+type remoteTarget struct {
+	c    *Client
+	name string
+}
+
+var (
+	_ target.Target   = (*remoteTarget)(nil)
+	_ target.Execer   = (*remoteTarget)(nil)
+	_ target.Signaler = (*remoteTarget)(nil)
+)
+
+// toAgent is h as the agent knows it; a handle of another node or target names nothing there.
+func (t *remoteTarget) toAgent(h target.Handle) (handleRequest, error) {
+	if h.Node != t.c.node || h.Target != t.name {
+		return handleRequest{}, fmt.Errorf("handle %s is not of %s on %s: %w", h, t.name, t.c.node, target.ErrNotFound)
+	}
+	h.Node = agentNode
+	return handleRequest{Handle: h}, nil
+}
+
+func (t *remoteTarget) Start(ctx context.Context, spec target.Spec) (target.Handle, error) {
+	var h target.Handle
+	if err := t.c.call(ctx, "start", startRequest{Target: t.name, Spec: spec}, &h); err != nil {
+		return target.Handle{}, err
+	}
+	h.Node = t.c.node
+	return h, nil
+}
+
+// do runs op on h with req filled in by fill, decoding the answer into resp.
+func (t *remoteTarget) do(ctx context.Context, op string, h target.Handle, fill func(*handleRequest), resp any) error {
+	req, err := t.toAgent(h)
+	if err != nil {
+		return err
+	}
+	if fill != nil {
+		fill(&req)
+	}
+	if resp == nil {
+		resp = &struct{}{}
+	}
+	return t.c.call(ctx, op, req, resp)
+}
+
+func (t *remoteTarget) Wait(ctx context.Context, h target.Handle) (target.Exit, error) {
+	var e target.Exit
+	err := t.do(ctx, "wait", h, nil, &e)
+	return e, err
+}
+
+func (t *remoteTarget) Stop(ctx context.Context, h target.Handle, grace time.Duration) error {
+	return t.do(ctx, "stop", h, func(r *handleRequest) { r.Grace = grace }, nil)
+}
+
+func (t *remoteTarget) Remove(ctx context.Context, h target.Handle) error {
+	return t.do(ctx, "remove", h, nil, nil)
+}
+
+func (t *remoteTarget) Inspect(ctx context.Context, h target.Handle) (target.Status, error) {
+	var st target.Status
+	err := t.do(ctx, "inspect", h, nil, &st)
+	return st, err
+}
+
+func (t *remoteTarget) Exec(ctx context.Context, h target.Handle, argv []string) (target.ExecResult, error) {
+	var res execResponse
+	err := t.do(ctx, "exec", h, func(r *handleRequest) { r.Argv = argv }, &res)
+	return target.ExecResult{ExitCode: res.ExitCode, Output: res.Output}, err
+}
+
+func (t *remoteTarget) Signal(ctx context.Context, h target.Handle, sig string) error {
+	return t.do(ctx, "signal", h, func(r *handleRequest) { r.Signal = sig }, nil)
+}
+
+func (t *remoteTarget) Logs(ctx context.Context, h target.Handle, opts target.LogOptions) (io.ReadCloser, error) {
+	req, err := t.toAgent(h)
+	if err != nil {
+		return nil, err
+	}
+	req.Logs = opts
+	return t.c.post(ctx, "logs", req)
+}

@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"time"
+
+	"github.com/graph-network-harness/harness/target"
+)
+
+// The agent's API: HTTP + JSON on its unix socket, every operation a POST of one request
+// object to /v1/NAME answered by one response object, except logs, which streams the lines
+// as the log file stores them. An error is a non-2xx status with a wireError body.
+
+// Info is what /v1/info answers: who the agent is.
+type Info struct {
+	Version  string    `json:"version"`
+	OS       string    `json:"os"`
+	Arch     string    `json:"arch"`
+	PID      int       `json:"pid"`
+	Hostname string    `json:"hostname"`
+	Started  time.Time `json:"started"`
+}
+
+// startRequest asks Target to start Spec. An empty Spec.LogPath means the agent's own log of
+// the service, DIR/logs/STACK/SERVICE.log.
+type startRequest struct {
+	Target string      `json:"target"`
+	Spec   target.Spec `json:"spec"`
+}
+
+// handleRequest names an instance, and what an operation on it needs beyond that.
+type handleRequest struct {
+	Handle target.Handle     `json:"handle"`
+	Grace  time.Duration     `json:"grace,omitempty"`  // stop
+	Argv   []string          `json:"argv,omitempty"`   // exec
+	Signal string            `json:"signal,omitempty"` // signal
+	Logs   target.LogOptions `json:"logs,omitzero"`    // logs
+}
+
+// serviceLogsRequest asks for the agent's log of a service, whether or not it runs.
+type serviceLogsRequest struct {
+	Stack   string            `json:"stack"`
+	Service string            `json:"service"`
+	Logs    target.LogOptions `json:"logs,omitzero"`
+}
+
+type execResponse struct {
+	ExitCode int    `json:"exit_code"`
+	Output   []byte `json:"output"`
+}
+
+// wireError is the body of an error response. Kind carries the target sentinel the error
+// wraps, so that errors.Is works across the wire.
+type wireError struct {
+	Message string `json:"error"`
+	Kind    string `json:"kind,omitempty"`
+}
+
+// Error kinds: the sentinels of package target.
+var kinds = map[string]error{
+	"not_found":    target.ErrNotFound,
+	"unsupported":  target.ErrUnsupported,
+	"invalid_spec": target.ErrInvalidSpec,
+}

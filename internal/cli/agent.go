@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// AgentSocketName is the agent's socket in its dir (internal/agent.SocketName; the CLI does
+// not import the agent, cmd/harness checks that the two agree).
+const AgentSocketName = "agent.sock"
+
+// defaultAgentDir is the agent's dir on a host, under the login user's home.
+const defaultAgentDir = "~/.harness/agent"
+
+// AgentOptions is what `harness agent run` passes to Options.RunAgent.
+type AgentOptions struct {
+	// Dir is the agent's dir, absolute.
+	Dir string
+	// Version is the version the agent reports.
+	Version string
+	// Stderr is where the agent logs.
+	Stderr io.Writer
+}
+
+// agentCmd groups what runs on a remote host: the agent, and the relay to its socket.
+func (a *app) agentCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "The node agent that harness runs on a remote host (started over SSH)",
+		Long: `agent is what harness runs on a remote host: the controller uploads its own binary
+over SSH and starts "harness agent run" detached; it supervises the host's
+services and serves the node operations on a unix socket (DIR/agent.sock, 0600)
+that the controller reaches through SSH. Nobody needs to run it by hand.`,
+		Hidden: true,
+		Args:   groupArgs,
+		RunE:   func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	var dir string
+	cmd.PersistentFlags().StringVar(&dir, "dir", defaultAgentDir, "the agent's dir")
+	agentDir := func() (string, error) {
+		if rest, ok := strings.CutPrefix(dir, "~/"); ok {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("agent dir %s: %w", dir, err)
+			}
+			return filepath.Join(home, rest), nil
+		}
+		return filepath.Abs(dir)
+	}
+	run := &cobra.Command{
+		Use:   "run [--dir DIR]",
+		Short: "Run the agent in the foreground until SIGINT or SIGTERM",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if a.runAgent == nil {
+				return errors.New("agent run: this harness has no agent built in (cli.Options.RunAgent is nil)")
+			}
+			d, err := agentDir()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return a.runAgent(ctx, AgentOptions{Dir: d, Version: resolveVersion(a.version), Stderr: a.stderr})
+		},
+	}
+	dial := &cobra.Command{
+		Use:   "dial [--dir DIR]",
+		Short: "Relay stdin and stdout to the agent's socket",
+		Long: `dial connects to the agent's socket and relays its standard input to it and the
+socket's output to its standard output, until either side ends: how the controller
+reaches the agent when the SSH server refuses to forward unix sockets.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := agentDir()
+			if err != nil {
+				return err
+			}
+			return relay(cmd.Context(), filepath.Join(d, AgentSocketName), a.stdin, a.stdout)
+		},
+	}
+	cmd.AddCommand(run, dial)
+	return cmd
+}
+
+// relay copies in to the unix socket at path and the socket to out, until the socket's
+// output ends (the agent closed the connection) or ctx ends. The end of in half-closes the
+// connection, so that the agent sees it.
+func relay(ctx context.Context, path string, in io.Reader, out io.Writer) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return &exitError{code: ExitUnreachable, err: fmt.Errorf("agent dial: %w", err)}
+	}
+	defer conn.Close()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	go func() {
+		_, _ = io.Copy(conn, in)
+		_ = conn.(*net.UnixConn).CloseWrite()
+	}()
+	if _, err := io.Copy(out, conn); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("agent dial: %w", err)
+	}
+	return nil
+}
