@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -26,6 +27,9 @@ type CheckEnv struct {
 	Execer Execer
 	// Lines is the service's output; required for log_line checks.
 	Lines LineSource
+	// Dial opens the connections of http, tcp and grpc checks; nil: directly from here. A
+	// service on a remote host is checked from that host through it.
+	Dial DialFunc
 }
 
 // render renders t with env.Render, or, without one, as a literal.
@@ -88,10 +92,14 @@ func fromConfig(h *config.HealthCheck, kind config.CheckKind, env CheckEnv) (Che
 			headers[name] = v
 		}
 		u = ownView(u, env.Host)
-		c, err := newHTTP(HTTPOptions{
+		o := HTTPOptions{
 			URL: u, Method: h.HTTP.Method, Headers: headers,
 			ExpectedStatus: h.HTTP.ExpectedStatus, BodyContains: h.HTTP.BodyContains,
-		})
+		}
+		if env.Dial != nil {
+			o.Client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true, DialContext: env.Dial}}
+		}
+		c, err := newHTTP(o)
 		if err != nil {
 			return nil, err
 		}
@@ -101,13 +109,13 @@ func fromConfig(h *config.HealthCheck, kind config.CheckKind, env CheckEnv) (Che
 		if err != nil {
 			return nil, err
 		}
-		return TCP(addr), nil
+		return TCP(addr, env.Dial), nil
 	case config.CheckGRPC:
 		addr, err := address(h.GRPC.Host, h.GRPC.Port, env)
 		if err != nil {
 			return nil, err
 		}
-		return GRPC(addr, h.GRPC.Service), nil
+		return GRPC(addr, h.GRPC.Service, env.Dial), nil
 	case config.CheckLogLine:
 		if env.Lines == nil {
 			return nil, errors.New("no line source")

@@ -1,6 +1,7 @@
 package health_test
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -212,5 +213,44 @@ func TestParamsFrom(t *testing.T) {
 	}
 	if diff := cmp.Diff(health.Params{}, health.ParamsFrom(nil)); diff != "" {
 		t.Errorf("nil (-want +got):\n%s", diff)
+	}
+}
+
+// With env.Dial, http, tcp and grpc checks open their connections through it (from a remote
+// host, in the orchestrator), to the address the check names.
+func TestFromConfigDialsThroughEnv(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	var dialed []string
+	env := health.CheckEnv{
+		Host: "127.0.0.1",
+		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			dialed = append(dialed, network+" "+addr)
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", srv.Listener.Addr().String()) // the test's only server
+		},
+	}
+	checks := []config.HealthCheck{
+		{HTTP: &config.HTTPCheck{URL: config.Literal("http://localhost:8080/health")}},
+		{TCP: &config.TCPCheck{Port: 6379}},
+	}
+	for _, hc := range checks {
+		c, err := health.FromConfig(&hc, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Check(t.Context()); err != nil {
+			t.Errorf("%s check: %v", hc.Kind(), err)
+		}
+	}
+	// gRPC dials too; the HTTP/1 test server does not speak h2c, so only the dial is checked.
+	c, err := health.FromConfig(&config.HealthCheck{GRPC: &config.GRPCCheck{Port: 9090}}, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.Check(t.Context())
+	want := []string{"tcp 127.0.0.1:8080", "tcp 127.0.0.1:6379", "tcp 127.0.0.1:9090"}
+	if diff := cmp.Diff(want, dialed); diff != "" {
+		t.Errorf("dialed (-want +got):\n%s", diff)
 	}
 }

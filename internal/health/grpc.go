@@ -22,15 +22,15 @@ type grpcChecker struct {
 
 // GRPC returns a Checker that calls grpc.health.v1.Health/Check for service (empty: the server
 // as a whole) on the plaintext gRPC server at address (host:port), and is healthy when the
-// answer is SERVING.
+// answer is SERVING. Connections are opened through dial (nil: directly).
 //
 // It speaks the gRPC wire protocol itself (HTTP/2 without TLS, prior knowledge), with the
 // standard library's HTTP/2 client, so that the daemon does not link the gRPC runtime for one
 // call with a one-field message. Every check opens its own connection and closes it.
-func GRPC(address, service string) Checker {
+func GRPC(address, service string, dial DialFunc) Checker {
 	var protocols http.Protocols
 	protocols.SetUnencryptedHTTP2(true) // and not HTTP1: http:// URLs then speak h2c
-	tr := &http.Transport{Protocols: &protocols, DisableKeepAlives: true}
+	tr := &http.Transport{Protocols: &protocols, DisableKeepAlives: true, DialContext: dialer(dial)}
 	return &grpcChecker{
 		url:     (&url.URL{Scheme: "http", Host: address, Path: "/grpc.health.v1.Health/Check"}).String(),
 		request: grpcFrame(healthCheckRequest(service)),

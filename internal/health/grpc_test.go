@@ -62,7 +62,7 @@ func TestGRPC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := errText(health.GRPC(tt.addr, tt.service).Check(t.Context()), down, "ADDR")
+			got := errText(health.GRPC(tt.addr, tt.service, nil).Check(t.Context()), down, "ADDR")
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("Check (-want +got):\n%s", diff)
 			}

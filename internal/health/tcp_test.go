@@ -26,8 +26,8 @@ func TestTCP(t *testing.T) {
 	}()
 	down := closedAddr(t)
 	got := []string{
-		errText(health.TCP(ln.Addr().String()).Check(t.Context()), "", ""),
-		errText(health.TCP(down).Check(t.Context()), down, "ADDR"),
+		errText(health.TCP(ln.Addr().String(), nil).Check(t.Context()), "", ""),
+		errText(health.TCP(down, nil).Check(t.Context()), down, "ADDR"),
 	}
 	want := []string{"", "dial tcp ADDR: connect: connection refused"}
 	if diff := cmp.Diff(want, got); diff != "" {
