@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -35,6 +36,12 @@ type Execer interface {
 // Signaler is a Target that delivers a signal to an instance.
 type Signaler interface {
 	Signal(ctx context.Context, h Handle, signal string) error
+}
+
+// Dialer is a Target whose instances run on another host: DialContext opens a connection
+// from that host, so that health checks reach a service as its neighbours there do.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Spec is everything a Target needs to start one instance. Values are final: references and

@@ -182,6 +182,11 @@ func (t *remoteTarget) Signal(ctx context.Context, h target.Handle, sig string) 
 	return t.do(ctx, "signal", h, func(r *handleRequest) { r.Signal = sig }, nil)
 }
 
+// ServiceLogs opens the agent's log of a service (Client.ServiceLogs).
+func (t *remoteTarget) ServiceLogs(ctx context.Context, stack, service string, opts target.LogOptions) (io.ReadCloser, error) {
+	return t.c.ServiceLogs(ctx, stack, service, opts)
+}
+
 func (t *remoteTarget) Logs(ctx context.Context, h target.Handle, opts target.LogOptions) (io.ReadCloser, error) {
 	req, err := t.toAgent(h)
 	if err != nil {

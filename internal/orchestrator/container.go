@@ -34,7 +34,7 @@ type bridge struct {
 // sure exists. A container inherits nothing of the harness command's environment.
 func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc *config.Service, spec *target.Spec) error {
 	v := o.view()
-	resolve := o.resolver()
+	resolve := o.resolver(svc)
 	c := &target.Container{Image: svc.Image}
 	var err error
 	spec.Argv, err = renderAll(svc.Command, resolve)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/internal/target/targettest"
 	"github.com/graph-network-harness/harness/target"
@@ -79,7 +80,7 @@ services:
 func TestContainers(t *testing.T) {
 	fake := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
 	dir := t.TempDir()
-	e := newTargetsEnv(t, dir, mixed, fake.Fake, map[string]target.Target{"process": fake, "docker": fake}, nil)
+	e := newTargetsEnv(t, dir, mixed, fake.Fake, orchestrator.Options{Targets: map[string]target.Target{"process": fake, "docker": fake}})
 	// db starts first, yet the addresses follow the file: web, then db.
 	if _, err := e.o.Start(context.Background(), "db"); err != nil {
 		t.Fatalf("Start db: %v", err)
@@ -155,7 +156,7 @@ func TestDownOfProcessesLeavesDockerAlone(t *testing.T) {
 	proc := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
 	docker := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
 	e := newTargetsEnv(t, t.TempDir(), "version: \"1.0\"\nname: p\nservices:\n  a: {type: process, binary: a}\n",
-		proc.Fake, map[string]target.Target{"process": proc, "docker": docker}, nil)
+		proc.Fake, orchestrator.Options{Targets: map[string]target.Target{"process": proc, "docker": docker}})
 	if _, err := e.o.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}

@@ -34,6 +34,11 @@ type Options struct {
 	Registry *registry.Registry
 	// Targets run the services, by the target name of config.ServiceType: "process", "docker".
 	Targets map[string]target.Target
+	// Nodes returns the targets of a remote node ("process", "docker" on that host), for the
+	// services of type remote. It is called once per node, when a service on it is first
+	// needed, and should not contact the node: its targets do, when used. Nil: remote
+	// services fail with ErrNoTarget.
+	Nodes func(nd *config.Node) (map[string]target.Target, error)
 	// LogDir holds the services' logs: LogDir/STACK/SERVICE.log.
 	LogDir string
 	// Environ is the environment of the command that asked for the start (NAME=value): the
@@ -74,6 +79,7 @@ func (noObserver) Restarted(string, string)                              {}
 type Orchestrator struct {
 	reg     *registry.Registry
 	targets map[string]target.Target
+	nodes   remoteNodes
 	logDir  string
 	log     *slog.Logger
 	obs     Observer // never nil
@@ -112,6 +118,7 @@ func New(opts Options) (*Orchestrator, error) {
 	o := &Orchestrator{
 		reg:     opts.Registry,
 		targets: opts.Targets,
+		nodes:   remoteNodes{open: opts.Nodes, targets: map[string]map[string]target.Target{}},
 		logDir:  opts.LogDir,
 		log:     log,
 		obs:     obs,
@@ -280,13 +287,51 @@ func (o *Orchestrator) target(svc *config.Service) (target.Target, error) {
 	if svc.IsContainer() {
 		name = "docker"
 	}
-	if svc.Type == config.TypeRemote || svc.Type == config.TypePackage {
-		return nil, fmt.Errorf("%w: %s services need the remote nodes issue", ErrNoTarget, svc.Type)
+	targets := o.targets
+	switch svc.Type {
+	case config.TypePackage:
+		return nil, fmt.Errorf("%w: package services need the packages issue", ErrNoTarget)
+	case config.TypeRemote:
+		if !svc.IsContainer() {
+			name = "process"
+		}
+		nd := o.view().stack.Node(svc.Host)
+		if nd == nil {
+			return nil, fmt.Errorf("%w: no node %q", ErrNoTarget, svc.Host)
+		}
+		var err error
+		if targets, err = o.nodes.of(nd); err != nil {
+			return nil, err
+		}
 	}
-	if t := o.targets[name]; t != nil {
+	if t := targets[name]; t != nil {
 		return t, nil
 	}
 	return nil, fmt.Errorf("%w: %q", ErrNoTarget, name)
+}
+
+// remoteNodes are the targets of the remote nodes, opened once each.
+type remoteNodes struct {
+	open    func(nd *config.Node) (map[string]target.Target, error)
+	mu      sync.Mutex
+	targets map[string]map[string]target.Target // by node name
+}
+
+func (r *remoteNodes) of(nd *config.Node) (map[string]target.Target, error) {
+	if r.open == nil {
+		return nil, fmt.Errorf("%w: no remote nodes here (node %s)", ErrNoTarget, nd.Name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.targets[nd.Name]; ok {
+		return t, nil
+	}
+	t, err := r.open(nd)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", nd.Name, err)
+	}
+	r.targets[nd.Name] = t
+	return t, nil
 }
 
 // Hash is the configuration hash of a service: a changed hash means its instance must be
@@ -300,11 +345,27 @@ func Hash(svc *config.Service) string {
 // Logs opens the stored output of service, as lines "TIME STREAM TEXT", oldest first; with
 // opts.Follow it goes on with new lines until ctx ends or the reader is closed.
 func (o *Orchestrator) Logs(ctx context.Context, service string, opts target.LogOptions) (io.ReadCloser, error) {
-	if o.view().stack.Service(service) == nil {
+	svc := o.view().stack.Service(service)
+	if svc == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownService, service)
+	}
+	if svc.Type == config.TypeRemote {
+		tgt, err := o.target(svc)
+		if err != nil {
+			return nil, err
+		}
+		if sl, ok := tgt.(serviceLogger); ok {
+			return sl.ServiceLogs(ctx, o.view().stack.Name, service, opts)
+		}
 	}
 	ropts := logfile.ReadOptions{Tail: opts.Tail, Since: opts.Since, Follow: opts.Follow}
 	return logfile.NewReader(ctx, o.LogPath(service), ropts, func(err error) error { return fmt.Errorf("logs %s: %w", service, err) }), nil
+}
+
+// serviceLogger is a target that keeps the logs of its services itself: a remote node's,
+// whose agent writes them on the node.
+type serviceLogger interface {
+	ServiceLogs(ctx context.Context, stack, service string, opts target.LogOptions) (io.ReadCloser, error)
 }
 
 // LogPath is where the output of svc is written.

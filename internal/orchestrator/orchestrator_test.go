@@ -50,11 +50,12 @@ func newEnvIn(t *testing.T, dir, yaml string, fake *targettest.Fake) *env {
 // newObservedEnv is newEnvIn with obs as the orchestrator's Observer.
 func newObservedEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, obs orchestrator.Observer) *env {
 	t.Helper()
-	return newTargetsEnv(t, dir, yaml, fake, map[string]target.Target{"process": fake}, obs)
+	return newTargetsEnv(t, dir, yaml, fake, orchestrator.Options{Targets: map[string]target.Target{"process": fake}, Observer: obs})
 }
 
-// newTargetsEnv is newObservedEnv with targets; fake is the one whose calls the env reports.
-func newTargetsEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, targets map[string]target.Target, obs orchestrator.Observer) *env {
+// newTargetsEnv is newObservedEnv with opts (its Targets, Nodes, Observer); fake is the one
+// whose calls the env reports.
+func newTargetsEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, opts orchestrator.Options) *env {
 	t.Helper()
 	stack, err := config.Parse(filepath.Join(dir, "services.yaml"), []byte(yaml), config.Options{Lookup: func(string) (string, bool) { return "", false }})
 	if err != nil {
@@ -64,10 +65,8 @@ func newTargetsEnv(t *testing.T, dir, yaml string, fake *targettest.Fake, target
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := orchestrator.New(orchestrator.Options{
-		Stack: stack, Registry: reg, LogDir: filepath.Join(dir, "logs"),
-		Targets: targets, Observer: obs,
-	})
+	opts.Stack, opts.Registry, opts.LogDir = stack, reg, filepath.Join(dir, "logs")
+	o, err := orchestrator.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -227,7 +227,7 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		r.Health = health
 		r.Restarts = restarts
 		r.StartedAt = launched
-		r.Endpoints = endpoints(svc, spec)
+		r.Endpoints = endpoints(o.view().stack, svc, spec)
 	}, nil)
 	o.supervise(inst, tgt, h, spec.ConfigHash, launched)
 	return nil
@@ -255,7 +255,8 @@ func (o *Orchestrator) observed() map[string]Observed {
 // spec renders everything tgt needs to start svc.
 func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.Service) (target.Spec, error) {
 	v := o.view()
-	env, err := v.stack.Environ(svc, o.resolver())
+	resolve := o.resolver(svc)
+	env, err := v.stack.Environ(svc, resolve)
 	if err != nil {
 		return target.Spec{}, err
 	}
@@ -272,14 +273,21 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 	if svc.IsContainer() {
 		return spec, o.containerSpec(ctx, tgt, svc, &spec)
 	}
+	args, err := renderAll(svc.Args, resolve)
+	if err != nil {
+		return target.Spec{}, fmt.Errorf("args: %w", err)
+	}
+	if svc.Type == config.TypeRemote {
+		// On its node: binary and working_dir are paths there, the environment is only
+		// what the service declares, and the agent keeps the log.
+		spec.Argv = append([]string{svc.Binary}, args...)
+		spec.Dir, spec.LogPath = svc.WorkingDir, ""
+		return spec, nil
+	}
 	spec.Env = append(append([]string(nil), v.environ...), env...)
 	spec.Argv = []string{svc.Binary}
 	if strings.Contains(svc.Binary, "/") && !filepath.IsAbs(svc.Binary) {
 		spec.Argv[0] = filepath.Join(v.stack.Dir, svc.Binary)
-	}
-	args, err := renderAll(svc.Args, o.resolver())
-	if err != nil {
-		return target.Spec{}, fmt.Errorf("args: %w", err)
 	}
 	spec.Argv = append(spec.Argv, args...)
 	spec.Dir = v.stack.Dir
@@ -289,16 +297,30 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 	return spec, nil
 }
 
-// resolver renders service references for local services: every local service is on
-// loopback, at its first port.
-func (o *Orchestrator) resolver() config.Resolver {
+// resolver renders the service references of from: each callee at the address from's node
+// reaches it at. A service on a remote node is at that node's address (loopback from the same
+// node) and its first port; a local process is on loopback at its first port; a local
+// container is at its bridge address and container port.
+func (o *Orchestrator) resolver(from *config.Service) config.Resolver {
 	return func(r config.Ref) (string, error) {
-		to := o.view().stack.Service(r.Service)
+		st := o.view().stack
+		to := st.Service(r.Service)
 		if to == nil {
 			return "", fmt.Errorf("%w: %q", ErrUnknownService, r.Service)
 		}
-		if o.view().stack.NodeName(to) != "local" {
-			return "", fmt.Errorf("%s runs on node %s: remote addresses need the network issue", to.Name, o.view().stack.NodeName(to))
+		fromNode, toNode := st.NodeName(from), st.NodeName(to)
+		switch {
+		case toNode != "local":
+			if to.IsContainer() {
+				return "", fmt.Errorf("%s is a container on node %s: its address there is not known yet", to.Name, toNode)
+			}
+			host := "127.0.0.1"
+			if fromNode != toNode {
+				host = st.Node(to.Host).Host
+			}
+			return config.PropertyValue(r.Property, host, firstPort(to))
+		case fromNode != "local":
+			return "", fmt.Errorf("%s runs on the controller's host, which node %s reaches at no known address yet", to.Name, fromNode)
 		}
 		if to.IsContainer() {
 			// Every caller is on this host, where the bridge is reachable: the container's
@@ -313,22 +335,32 @@ func (o *Orchestrator) resolver() config.Resolver {
 			}
 			return config.PropertyValue(r.Property, ip, port)
 		}
-		port := 0
-		if len(to.Ports) > 0 {
-			port = to.Ports[0].HostPort()
-		}
-		return config.PropertyValue(r.Property, "127.0.0.1", port)
+		return config.PropertyValue(r.Property, "127.0.0.1", firstPort(to))
 	}
 }
 
-// endpoints are the addresses a local service started from spec is reached at.
-func endpoints(svc *config.Service, spec target.Spec) []registry.Endpoint {
+// firstPort is the host port of svc's first port, 0 when it has none.
+func firstPort(svc *config.Service) int {
+	if len(svc.Ports) == 0 {
+		return 0
+	}
+	return svc.Ports[0].HostPort()
+}
+
+// endpoints are the addresses a service started from spec is reached at: a local process on
+// loopback, a container on its bridge and its published ports, a remote process at its
+// node's address on the node's network.
+func endpoints(st *config.Stack, svc *config.Service, spec target.Spec) []registry.Endpoint {
 	if c := spec.Container; c != nil {
 		return containerEndpoints(svc, c.Network, c.IP)
 	}
+	network, ip := "loopback", "127.0.0.1"
+	if nd := st.Node(svc.Host); svc.Type == config.TypeRemote && nd != nil {
+		network, ip = nd.Network, nd.Host
+	}
 	var out []registry.Endpoint
 	for _, p := range svc.Ports {
-		out = append(out, registry.Endpoint{Network: "loopback", IP: "127.0.0.1", Port: p.HostPort()})
+		out = append(out, registry.Endpoint{Network: network, IP: ip, Port: p.HostPort()})
 	}
 	return out
 }

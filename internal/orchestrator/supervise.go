@@ -222,12 +222,15 @@ func (o *Orchestrator) checkEnv(svc *config.Service, tgt target.Target, h target
 	}
 	env := health.CheckEnv{
 		Host:   host,
-		Render: func(t config.Template) (string, error) { return t.Render(o.resolver()) },
+		Render: func(t config.Template) (string, error) { return t.Render(o.resolver(svc)) },
 		Execer: health.LocalExec{},
 		Lines:  logLines{tgt: tgt, h: h, since: since, spawn: o.spawn},
 	}
 	if ex, ok := tgt.(target.Execer); ok {
 		env.Execer = execer{ex, h}
+	}
+	if d, ok := tgt.(target.Dialer); ok {
+		env.Dial = d.DialContext // from the service's host: its loopback is its own
 	}
 	return env
 }
