@@ -100,7 +100,7 @@ func TestInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
-	if info.Version != "test" || info.PID != os.Getpid() || info.Hostname != host || info.OS == "" {
+	if info.Version != "test" || len(info.Checksum) != 64 || info.PID != os.Getpid() || info.Hostname != host || info.OS == "" {
 		t.Errorf("Info = %+v", info)
 	}
 }

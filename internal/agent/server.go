@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,8 +105,12 @@ type server struct {
 // spec names none.
 func NewHandler(targets map[string]target.Target, dir, version string, log *slog.Logger) http.Handler {
 	host, _ := os.Hostname()
+	sum, err := ExecutableChecksum()
+	if err != nil {
+		log.Warn("agent: checksum of the executable", "err", err)
+	}
 	s := &server{targets: targets, dir: dir, log: log, info: Info{
-		Version: version, OS: runtime.GOOS, Arch: runtime.GOARCH, PID: os.Getpid(), Hostname: host, Started: time.Now(),
+		Version: version, Checksum: sum, OS: runtime.GOOS, Arch: runtime.GOARCH, PID: os.Getpid(), Hostname: host, Started: time.Now(),
 	}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/info", func(w http.ResponseWriter, r *http.Request) { s.reply(w, s.info, nil) })
@@ -285,4 +291,22 @@ func (s *server) stream(w http.ResponseWriter, rc io.ReadCloser, err error) {
 			panic(http.ErrAbortHandler) // abort: the client must not take it for the end
 		}
 	}
+}
+
+// ExecutableChecksum is the SHA-256 (hex) of the running executable.
+func ExecutableChecksum() (string, error) {
+	path, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -12,7 +12,10 @@ import (
 
 // Info is what /v1/info answers: who the agent is.
 type Info struct {
-	Version  string    `json:"version"`
+	Version string `json:"version"`
+	// Checksum is the SHA-256 (hex) of the agent's executable: the controller replaces an
+	// agent whose binary is not its own.
+	Checksum string    `json:"checksum"`
 	OS       string    `json:"os"`
 	Arch     string    `json:"arch"`
 	PID      int       `json:"pid"`
