@@ -76,7 +76,8 @@ type ServiceResult struct {
 	// same configuration), "stop".
 	Action string `json:"action"`
 	// Outcome is "ok", "failed", "timeout" (not ready within its startup_timeout; left
-	// running) or "blocked" (not started because a dependency failed).
+	// running), "blocked" (not started because a dependency failed) or "unreachable" (its
+	// node, or the node's agent, could not be reached: connection, host key, login).
 	Outcome string `json:"outcome"`
 	// Error is the real cause of a failure or timeout; BlockedBy the dependency that failed.
 	Error     string `json:"error,omitempty"`
@@ -89,6 +90,8 @@ const (
 	OutcomeFailed  = "failed"
 	OutcomeTimeout = "timeout"
 	OutcomeBlocked = "blocked"
+	// OutcomeUnreachable is a failure of the service's node, not of the service.
+	OutcomeUnreachable = "unreachable"
 )
 
 // StatusRequest asks for the state of Services (all when empty).

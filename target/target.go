@@ -195,4 +195,7 @@ var (
 	ErrUnsupported = errors.New("not supported by this target")
 	// ErrInvalidSpec: the spec cannot be started (no argv, a bad user, …).
 	ErrInvalidSpec = errors.New("invalid spec")
+	// ErrUnreachable: the node that runs the instance cannot be reached (a remote host whose
+	// connection, host key, login or agent failed). It says nothing of the instance itself.
+	ErrUnreachable = errors.New("node unreachable")
 )

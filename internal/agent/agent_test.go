@@ -63,7 +63,7 @@ func client(t *testing.T, dir string) *agent.Client {
 	c := agent.NewClient("h1", func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", filepath.Join(dir, agent.SocketName))
-	})
+	}, nil)
 	t.Cleanup(c.Close)
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -21,18 +22,25 @@ const agentNode = "local"
 // (over SSH: a direct-streamlocal channel). It is safe for concurrent use; each request in
 // flight has a connection of its own, and idle ones are reused.
 type Client struct {
-	node string
-	http *http.Client
+	node     string
+	http     *http.Client
+	dialNode func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
-// NewClient returns a client of the agent on node, reached through dial.
-func NewClient(node string, dial func(ctx context.Context) (net.Conn, error)) *Client {
+// NewClient returns a client of the agent on node, reached through dial. dialNode connects to
+// an address as the node sees it (over SSH: a direct-tcpip channel): the targets' DialContext,
+// with which health checks reach the node's services. nil: dial from here.
+func NewClient(node string, dial func(ctx context.Context) (net.Conn, error), dialNode func(ctx context.Context, network, address string) (net.Conn, error)) *Client {
 	tr := &http.Transport{
 		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	return &Client{node: node, http: &http.Client{Transport: tr}}
+	if dialNode == nil {
+		var d net.Dialer
+		dialNode = d.DialContext
+	}
+	return &Client{node: node, http: &http.Client{Transport: tr}, dialNode: dialNode}
 }
 
 // Close closes the idle connections.
@@ -79,10 +87,18 @@ func (c *Client) post(ctx context.Context, op string, req any) (io.ReadCloser, e
 		return nil, err
 	}
 	hr.Header.Set("Content-Type", "application/json")
+	if idempotent[op] {
+		// net/http then sends the request again on a new connection when a kept-alive one
+		// turns out dead (the agent was restarted): the new connection starts the agent.
+		hr.Header.Set("Idempotency-Key", op)
+	}
 	res, err := c.http.Do(hr)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if !errors.Is(err, target.ErrUnreachable) {
+			err = fmt.Errorf("%w: %w", target.ErrUnreachable, err)
 		}
 		return nil, fmt.Errorf("agent on %s: %w", c.node, err)
 	}
@@ -96,6 +112,9 @@ func (c *Client) post(ctx context.Context, op string, req any) (io.ReadCloser, e
 	}
 	return nil, &remoteError{node: c.node, msg: e.Message, kind: kinds[e.Kind]}
 }
+
+// idempotent are the operations that may be sent twice: they change nothing.
+var idempotent = map[string]bool{"info": true, "inspect": true, "wait": true, "logs": true, "service-logs": true}
 
 // remoteError is an error the agent answered: its message as the agent wrote it, and the
 // target sentinel it wrapped there.
@@ -117,7 +136,13 @@ var (
 	_ target.Target   = (*remoteTarget)(nil)
 	_ target.Execer   = (*remoteTarget)(nil)
 	_ target.Signaler = (*remoteTarget)(nil)
+	_ target.Dialer   = (*remoteTarget)(nil)
 )
+
+// DialContext connects to address as the agent's node sees it.
+func (t *remoteTarget) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return t.c.dialNode(ctx, network, address)
+}
 
 // toAgent is h as the agent knows it; a handle of another node or target names nothing there.
 func (t *remoteTarget) toAgent(h target.Handle) (handleRequest, error) {

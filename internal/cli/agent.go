@@ -9,9 +9,12 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
+	"github.com/graph-network-harness/harness/internal/lockfile"
 	"github.com/spf13/cobra"
 )
 
@@ -89,8 +92,110 @@ reaches the agent when the SSH server refuses to forward unix sockets.`,
 			return relay(cmd.Context(), filepath.Join(d, AgentSocketName), a.stdin, a.stdout)
 		},
 	}
-	cmd.AddCommand(run, dial)
+	start := &cobra.Command{
+		Use:   "start [--dir DIR]",
+		Short: "Start the agent detached, unless an agent of this executable serves DIR",
+		Long: `start makes sure that an agent of this executable serves DIR, and returns when it
+answers on its socket. An agent of another executable (another version) is stopped
+first: SIGTERM, SIGKILL after 10 s; its services keep running and the new agent
+adopts them. The agent runs in its own session, its output appended to
+DIR/agent.log, so it survives the SSH session that started it.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			d, err := agentDir()
+			if err != nil {
+				return err
+			}
+			return a.startAgent(cmd.Context(), d)
+		},
+	}
+	cmd.AddCommand(run, dial, start)
 	return cmd
+}
+
+// agentStopWait bounds the wait for an agent of another executable to end after SIGTERM, and
+// again after SIGKILL.
+const agentStopWait = 10 * time.Second
+
+// startAgent starts the agent of this executable on dir, replacing an agent of another.
+func (a *app) startAgent(ctx context.Context, dir string) error {
+	fail := func(err error) error { return fmt.Errorf("agent start on %s: %w", dir, err) }
+	exe, err := a.executable()
+	if err != nil {
+		return fail(err)
+	}
+	if exe, err = filepath.EvalSymlinks(exe); err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail(err)
+	}
+	sock := filepath.Join(dir, AgentSocketName)
+	answers := func(ctx context.Context) (bool, error) {
+		var d net.Dialer
+		conn, err := d.DialContext(ctx, "unix", sock)
+		if err == nil {
+			conn.Close()
+		}
+		return err == nil, nil
+	}
+	pid, err := agentHolding(dir)
+	if err != nil {
+		return fail(err)
+	}
+	if pid > 0 {
+		running, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if ok, _ := answers(ctx); ok && running == exe {
+			return nil
+		}
+		if err := stopAgent(ctx, dir, pid); err != nil {
+			return fail(err)
+		}
+	}
+	err = spawnDetached(ctx, exe, []string{"agent", "run", "--dir", dir}, a.env, filepath.Join(dir, "agent.log"), answers)
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// agentHolding returns the PID of the agent that holds the lock of dir; 0 when none does.
+func agentHolding(dir string) (int, error) {
+	lock, err := lockfile.Lock(filepath.Join(dir, "agent.lock"))
+	var held *lockfile.HeldError
+	switch {
+	case err == nil:
+		return 0, lock.Close()
+	case errors.As(err, &held):
+		pid, err := strconv.Atoi(held.PID)
+		if err != nil || pid <= 0 {
+			return 0, fmt.Errorf("%w; its pid %q does not parse", held, held.PID)
+		}
+		return pid, nil
+	}
+	return 0, err
+}
+
+// stopAgent ends the agent pid that holds the lock of dir: SIGTERM, then SIGKILL when it
+// still holds the lock after agentStopWait.
+func stopAgent(ctx context.Context, dir string, pid int) error {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("stop the agent (pid %d): %w", pid, err)
+		}
+		deadline := time.Now().Add(agentStopWait)
+		for time.Now().Before(deadline) {
+			if holder, err := agentHolding(dir); err != nil || holder != pid {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(pollEvery):
+			}
+		}
+	}
+	return fmt.Errorf("the agent (pid %d) still holds %s after SIGKILL", pid, dir)
 }
 
 // relay copies in to the unix socket at path and the socket to out, until the socket's

@@ -65,41 +65,61 @@ func (a *app) ensureDaemon(ctx context.Context) (c *client.Client, d api.Daemon,
 	return c, d, true, nil
 }
 
-// spawnDaemon runs `harness daemon run --data-dir DIR` detached from this process (its own
-// session, stdin /dev/null, stdout and stderr appended to DIR/daemon.log, working directory
-// /) and waits until a daemon answers on the socket. The daemon outlives this command. When
-// it exits first, or does not answer within spawnWait, the error shows what it wrote.
+// spawnDaemon runs `harness daemon run --data-dir DIR` detached (spawnDetached) and waits
+// until a daemon answers on the socket. When it exits first, or does not answer within
+// spawnWait, the error shows what it wrote.
 func (a *app) spawnDaemon(ctx context.Context, c *client.Client, dir string) (api.Daemon, error) {
-	fail := func(format string, args ...any) error {
-		return fmt.Errorf("%w on %s: %w", client.ErrUnreachable, dir, fmt.Errorf(format, args...))
-	}
+	fail := func(err error) error { return fmt.Errorf("%w on %s: %w", client.ErrUnreachable, dir, err) }
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return api.Daemon{}, fail("start one: %w", err)
+		return api.Daemon{}, fail(fmt.Errorf("start one: %w", err))
 	}
-	logPath := filepath.Join(dir, daemonLog)
+	exe, err := a.executable()
+	if err != nil {
+		return api.Daemon{}, fail(fmt.Errorf("start one: find the harness executable: %w", err))
+	}
+	var d api.Daemon
+	err = spawnDetached(ctx, exe, []string{"daemon", "run", "--data-dir", dir}, a.env, filepath.Join(dir, daemonLog),
+		func(ctx context.Context) (bool, error) {
+			d, err = c.Daemon(ctx)
+			if errors.Is(err, client.ErrUnreachable) {
+				return false, nil
+			}
+			return err == nil, err
+		})
+	if err != nil && ctx.Err() != nil { // the caller's timeout, not an unreachable daemon
+		return api.Daemon{}, fmt.Errorf("start a daemon on %s: %w", dir, err)
+	}
+	if err != nil {
+		return api.Daemon{}, fail(err)
+	}
+	return d, nil
+}
+
+// spawnDetached starts exe with args detached from this process (its own session, stdin
+// /dev/null, stdout and stderr appended to logPath, working directory /) and polls answers
+// until it reports the child ready. The child outlives this process. When it exits first (and
+// nothing answers within exitGrace: two daemons or agents started at once, one of which loses
+// the lock), or nothing answers within spawnWait, the error shows what it wrote.
+func spawnDetached(ctx context.Context, exe string, args, env []string, logPath string, answers func(context.Context) (bool, error)) error {
 	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return api.Daemon{}, fail("start one: %w", err)
+		return fmt.Errorf("start one: %w", err)
 	}
 	defer logFile.Close() // the child has its own descriptor
 	offset, err := logFile.Seek(0, io.SeekEnd)
 	if err != nil {
-		return api.Daemon{}, fail("start one: %w", err)
+		return fmt.Errorf("start one: %w", err)
 	}
-	exe, err := a.executable()
-	if err != nil {
-		return api.Daemon{}, fail("start one: find the harness executable: %w", err)
-	}
-	cmd := exec.Command(exe, "daemon", "run", "--data-dir", dir)
+	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile // stdin nil: /dev/null
-	cmd.Env = a.env
+	cmd.Env = env
 	cmd.Dir = "/" // keep no directory busy
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return api.Daemon{}, fail("start one: %w", err)
+		return fmt.Errorf("start one: %w", err)
 	}
 	pid := cmd.Process.Pid
-	// Nothing waits for the daemon with cmd.Wait: reaped polls for its exit instead, so no
+	// Nothing waits for the child with cmd.Wait: reaped polls for its exit instead, so no
 	// goroutine is left behind for a child that outlives this command.
 	defer cmd.Process.Release()
 
@@ -108,12 +128,9 @@ func (a *app) spawnDaemon(ctx context.Context, c *client.Client, dir string) (ap
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
 	for {
-		d, err := c.Daemon(ctx)
-		switch {
-		case err == nil:
-			return d, nil
-		case !errors.Is(err, client.ErrUnreachable):
-			return api.Daemon{}, err
+		ok, err := answers(ctx)
+		if ok || err != nil {
+			return err
 		}
 		if exited == "" {
 			if how, ok := reaped(pid); ok {
@@ -125,13 +142,13 @@ func (a *app) spawnDaemon(ctx context.Context, c *client.Client, dir string) (ap
 		}
 		if time.Now().After(deadline) {
 			if exited != "" {
-				return api.Daemon{}, fail("started one (pid %d), which %s%s", pid, exited, readTail(logPath, offset))
+				return fmt.Errorf("started one (pid %d), which %s%s", pid, exited, readTail(logPath, offset))
 			}
-			return api.Daemon{}, fail("started one (pid %d), which does not answer after %s%s", pid, spawnWait, readTail(logPath, offset))
+			return fmt.Errorf("started one (pid %d), which does not answer after %s%s", pid, spawnWait, readTail(logPath, offset))
 		}
 		select {
 		case <-ctx.Done():
-			return api.Daemon{}, fmt.Errorf("wait for the daemon (pid %d): %w", pid, ctx.Err())
+			return fmt.Errorf("wait for pid %d: %w", pid, ctx.Err())
 		case <-tick.C:
 		}
 	}

@@ -34,6 +34,8 @@ func resultLine(r api.ServiceResult) (symbol, color, text string) {
 		return "✔", green, r.Action
 	case api.OutcomeFailed:
 		return "✖", red, "failed: " + r.Error
+	case api.OutcomeUnreachable:
+		return "✖", red, "unreachable: " + r.Error
 	case api.OutcomeTimeout:
 		return "⏱", yellow, "timeout: " + r.Error
 	case api.OutcomeBlocked:
@@ -113,8 +115,9 @@ func summary(rs []api.ServiceResult, stop bool) string {
 }
 
 // resultsError is the exit status of a start or stop that answered rs, already reported: a
-// service that failed, or was blocked by one that failed, is ExitServiceFailed; else one that
-// timed out, or was blocked by one that timed out, is ExitTimeout; else nil.
+// service whose node was unreachable, or blocked by one, is ExitUnreachable; else a service
+// that failed, or was blocked by one that failed, is ExitServiceFailed; else one that timed
+// out, or was blocked by one that timed out, is ExitTimeout; else nil.
 func resultsError(rs []api.ServiceResult) error {
 	byName := make(map[string]api.ServiceResult, len(rs))
 	for _, r := range rs {
@@ -132,12 +135,16 @@ func resultsError(rs []api.ServiceResult) error {
 		}
 		switch r.Outcome {
 		case api.OutcomeOK:
+		case api.OutcomeUnreachable:
+			code = ExitUnreachable
 		case api.OutcomeTimeout:
 			if code == ExitOK {
 				code = ExitTimeout
 			}
 		default: // failed, blocked by something not in the plan, or an outcome this CLI does not know
-			code = ExitServiceFailed
+			if code != ExitUnreachable {
+				code = ExitServiceFailed
+			}
 		}
 	}
 	if code == ExitOK {

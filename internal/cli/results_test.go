@@ -92,6 +92,7 @@ func TestResultsError(t *testing.T) {
 	failed := api.ServiceResult{Name: "b", Outcome: api.OutcomeFailed}
 	timeout := api.ServiceResult{Name: "c", Outcome: api.OutcomeTimeout}
 	blocked := api.ServiceResult{Name: "d", Outcome: api.OutcomeBlocked}
+	unreachable := api.ServiceResult{Name: "u", Outcome: api.OutcomeUnreachable}
 	tests := []struct {
 		name string
 		rs   []api.ServiceResult
@@ -106,6 +107,9 @@ func TestResultsError(t *testing.T) {
 		{"blocked beats timeout", []api.ServiceResult{timeout, blocked}, ExitServiceFailed},
 		{"blocked by a timeout is a timeout", []api.ServiceResult{timeout, blockedBy("e", "c"), blockedBy("f", "e")}, ExitTimeout},
 		{"blocked by a failure is a failure", []api.ServiceResult{failed, timeout, blockedBy("e", "b")}, ExitServiceFailed},
+		{"unreachable beats failed, in any order", []api.ServiceResult{unreachable, failed, timeout}, ExitUnreachable},
+		{"failed then unreachable", []api.ServiceResult{failed, unreachable}, ExitUnreachable},
+		{"blocked by an unreachable node", []api.ServiceResult{ok, blockedBy("e", "u"), unreachable}, ExitUnreachable},
 	}
 	for _, tc := range tests {
 		if diff := cmp.Diff(tc.want, exitCode(resultsError(tc.rs))); diff != "" {

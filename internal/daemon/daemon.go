@@ -15,9 +15,11 @@ import (
 	"time"
 
 	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/httpapi"
 	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/internal/remote"
 	"github.com/graph-network-harness/harness/internal/telemetry"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -33,6 +35,25 @@ type Options struct {
 	Logger  *slog.Logger
 	// Targets adds or replaces targets by name ("process", "docker").
 	Targets map[string]target.Target
+}
+
+// nodes returns the targets of remote nodes whose host keys are in knownHosts; d.mu is held.
+func (d *daemon) nodes(knownHosts string) func(*config.Node) (map[string]target.Target, error) {
+	rs := d.remotes[knownHosts]
+	if rs == nil {
+		rs = remote.New(remote.Options{KnownHosts: knownHosts, Version: d.opts.Version, Logger: d.log})
+		d.remotes[knownHosts] = rs
+	}
+	return rs.Targets
+}
+
+// closeRemotes closes the connections to the remote nodes, after the last orchestrator.
+func (d *daemon) closeRemotes() error {
+	var errs []error
+	for _, rs := range d.remotes {
+		errs = append(errs, rs.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // shutdownGrace bounds how long Run waits for requests in flight once it is asked to stop.
@@ -54,6 +75,8 @@ type daemon struct {
 	stacks map[string]*stackRun
 	files  map[string]fileStamp // by services file: what it was at its last load
 	wg     sync.WaitGroup       // the orchestrators' Run
+	// remotes are the remote nodes, by the known_hosts file of the stacks that use them.
+	remotes map[string]*remote.Remotes
 }
 
 var _ httpapi.Backend = (*daemon)(nil)
@@ -98,7 +121,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		opts: opts, log: log, reg: reg, targets: targets, started: time.Now(), stop: stop,
 		metrics: telemetry.NewMetrics(),
 		runCtx:  ctx, stacks: map[string]*stackRun{}, files: map[string]fileStamp{},
+		remotes: map[string]*remote.Remotes{},
 	}
+	defer func() { err = errors.Join(err, d.closeRemotes()) }()
 	defer d.wg.Wait() // after stop: the orchestrators end their supervision
 
 	ln, err := httpapi.Listen(filepath.Join(opts.DataDir, api.SocketName))

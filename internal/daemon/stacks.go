@@ -14,6 +14,7 @@ import (
 	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
+	"github.com/graph-network-harness/harness/target"
 )
 
 // stackRun is one stack the daemon supervises.
@@ -65,7 +66,7 @@ func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orches
 		orch, err := orchestrator.New(orchestrator.Options{
 			Stack: stack, Registry: d.reg, Targets: d.targets, Environ: req.Environ,
 			LogDir: filepath.Join(d.opts.DataDir, "logs"), Logger: d.log.With("stack", stack.Name),
-			Observer: d.metrics,
+			Observer: d.metrics, Nodes: d.nodes(stack.Settings.KnownHosts),
 		})
 		if err != nil {
 			d.mu.Unlock()
@@ -258,7 +259,10 @@ func results(res orchestrator.Result) []api.ServiceResult {
 		var timeout *orchestrator.TimeoutError
 		if err, ok := res.Failed[a.Service]; ok {
 			r.Outcome, r.Error = api.OutcomeFailed, err.Error()
-			if errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(err, target.ErrUnreachable):
+				r.Outcome = api.OutcomeUnreachable
+			case errors.As(err, &timeout) || errors.Is(err, context.DeadlineExceeded):
 				r.Outcome = api.OutcomeTimeout
 			}
 		} else if dep, ok := res.Blocked[a.Service]; ok {

@@ -236,11 +236,18 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
 // DialUnix connects to the unix socket at path on the node, through a
 // direct-streamlocal@openssh.com channel. ctx bounds the dial only.
 func (c *Conn) DialUnix(ctx context.Context, path string) (net.Conn, error) {
+	return c.DialContext(ctx, "unix", path)
+}
+
+// DialContext connects to address as the node sees it: network "unix" through a
+// direct-streamlocal@openssh.com channel, "tcp" through a direct-tcpip channel (the node's
+// sshd dials, so 127.0.0.1 is the node's loopback). ctx bounds the dial only.
+func (c *Conn) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	nc, err := await(ctx, c,
-		func() (net.Conn, error) { return c.client.Dial("unix", path) },
+		func() (net.Conn, error) { return c.client.Dial(network, address) },
 		func(nc net.Conn) { nc.Close() })
 	if err != nil {
-		return nil, c.errorf("dial unix %s: %w", path, err)
+		return nil, c.errorf("dial %s %s: %w", network, address, err)
 	}
 	return nc, nil
 }
@@ -280,7 +287,7 @@ func (c *Conn) SFTP(ctx context.Context) (*sftp.Client, error) {
 // makeSFTP makes the SFTP client of call; once made, it waits for the client's end to
 // forget it.
 func (c *Conn) makeSFTP(call *sftpCall) {
-	cl, err := sftp.NewClient(c.client)
+	cl, err := sftp.NewClient(c.client, sftp.UseConcurrentWrites(true))
 	c.mu.Lock()
 	call.client, call.err = cl, err
 	if err != nil {
