@@ -10,6 +10,7 @@ import (
 	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
+	"github.com/graph-network-harness/harness/target"
 )
 
 // Logs implements httpapi.Backend: the stored lines of the services, interleaved by time;
@@ -34,7 +35,7 @@ func (d *daemon) Logs(ctx context.Context, req api.LogsRequest, emit func(api.Lo
 	t0 := time.Now()
 	var stored []api.LogLine
 	for _, name := range names {
-		err := logfile.Read(ctx, orch.LogPath(name), logfile.ReadOptions{Tail: req.Tail, Since: req.Since}, func(l logfile.Line) error {
+		err := readLogs(ctx, orch, name, target.LogOptions{Tail: req.Tail, Since: req.Since}, func(l logfile.Line) error {
 			if req.Follow && !l.Time.Before(t0) {
 				return nil // the followers' part
 			}
@@ -71,7 +72,7 @@ func follow(ctx context.Context, orch *orchestrator.Orchestrator, names []string
 	var wg sync.WaitGroup
 	for _, name := range names {
 		wg.Go(func() {
-			errs <- logfile.Read(ctx, orch.LogPath(name), logfile.ReadOptions{Since: since, Follow: true}, func(l logfile.Line) error {
+			errs <- readLogs(ctx, orch, name, target.LogOptions{Since: since, Follow: true}, func(l logfile.Line) error {
 				select {
 				case lines <- logLine(name, l):
 					return nil
@@ -96,6 +97,21 @@ func follow(ctx context.Context, orch *orchestrator.Orchestrator, names []string
 			return nil
 		}
 	}
+}
+
+// readLogs calls fn with the stored lines of service, wherever they are stored: a remote
+// service's on its node. With Follow it returns nil when ctx ends.
+func readLogs(ctx context.Context, orch *orchestrator.Orchestrator, service string, opts target.LogOptions, fn func(logfile.Line) error) error {
+	rc, err := orch.Logs(ctx, service, opts)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	err = logfile.Scan(rc, fn)
+	if opts.Follow && ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 func logLine(service string, l logfile.Line) api.LogLine {

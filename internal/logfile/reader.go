@@ -1,6 +1,7 @@
 package logfile
 
 import (
+	"bufio"
 	"context"
 	"io"
 )
@@ -57,4 +58,21 @@ func (r *lineReader) Close() error {
 	err := r.PipeReader.Close()
 	<-r.done
 	return err
+}
+
+// Scan calls fn with each line of r, a stream of stored lines such as NewReader's or a
+// target's Logs, until r ends (nil) or fn or a line fails.
+func Scan(r io.Reader, fn func(Line) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		l, err := ParseLine(sc.Bytes())
+		if err != nil {
+			return err
+		}
+		if err := fn(l); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
 }

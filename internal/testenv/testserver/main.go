@@ -33,8 +33,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, listening chan<- 
 	fs := flag.NewFlagSet("testserver", flag.ContinueOnError)
 	listen := fs.String("listen", ":8080", "address to listen on")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	fetch := fs.String("fetch", "", "GET this URL first and print the answer; fail unless it is 200")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *fetch != "" {
+		if err := get(ctx, *fetch, stdout); err != nil {
+			return err
+		}
 	}
 	if *showVersion {
 		_, err := fmt.Fprintln(stdout, "testserver", version)
@@ -62,6 +68,30 @@ func run(ctx context.Context, args []string, stdout io.Writer, listening chan<- 
 	if serr := <-served; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
+	return err
+}
+
+// get prints the body of a GET of url.
+func get(ctx context.Context, url string, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	_, err = fmt.Fprintf(stdout, "fetched %s: %s", url, body)
 	return err
 }
 

@@ -72,3 +72,26 @@ func TestServe(t *testing.T) {
 		t.Errorf("output (-want +got):\n%s", diff)
 	}
 }
+
+func TestFetch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	listening := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-listen", "127.0.0.1:0"}, io.Discard, listening) }()
+	addr := <-listening
+	var out bytes.Buffer
+	err := run(ctx, []string{"-fetch", "http://" + addr.String() + "/health", "-version"}, &out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "fetched http://" + addr.String() + "/health: oktestserver dev\n"
+	if diff := cmp.Diff(want, out.String()); diff != "" {
+		t.Errorf("-fetch (-want +got):\n%s", diff)
+	}
+	if err := run(ctx, []string{"-fetch", "http://" + addr.String() + "/missing"}, io.Discard, nil); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Errorf("-fetch of a missing page: %v, want 404", err)
+	}
+	cancel()
+	<-done
+}

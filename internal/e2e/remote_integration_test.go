@@ -1,0 +1,178 @@
+//go:build integration
+
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/graph-network-harness/harness/internal/testenv"
+)
+
+// hostsStack is a LAN of test hosts and a stack whose services file names them as nodes.
+type hostsStack struct {
+	*stack
+	lan    *testenv.LAN
+	hosts  map[string]*testenv.Host
+	server string // the testserver binary, also at /root/testserver on every host
+}
+
+// newHostsStack makes a LAN with the hosts names, copies testserver to each, and writes
+// services (the services: section) below a header that declares the hosts as nodes of
+// network lan.
+func newHostsStack(t *testing.T, names []string, services string) *hostsStack {
+	lan := testenv.NewLAN(t, "e2e")
+	hs := &hostsStack{lan: lan, hosts: map[string]*testenv.Host{}}
+	hs.server = testenv.StaticBinary(t, "github.com/graph-network-harness/harness/internal/testenv/testserver")
+	var nodes strings.Builder
+	for _, n := range names {
+		h := lan.Host(t, n)
+		hs.hosts[n] = h
+		copyExecutable(t, hs.server, h.Path("/root/testserver"))
+		fmt.Fprintf(&nodes, "      - {name: %s, host: %s, ssh_user: root, ssh_key: %s}\n", n, h.Addr, lan.KeyFile)
+	}
+	yaml := fmt.Sprintf(`version: "1.0"
+name: multi
+settings:
+  known_hosts: %s
+networks:
+  lan:
+    type: lan
+    subnet: %s
+    nodes:
+%sservices:
+%s`, lan.KnownHosts, lan.Subnet, nodes.String(), strings.ReplaceAll(services, "TESTSERVER", hs.server))
+	hs.stack = newStack(t, yaml)
+	return hs
+}
+
+func copyExecutable(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A local process, a process on host a and one on host b, with dependencies across them:
+// each runs in its host (a TCP check on 127.0.0.1 succeeds only there), b reaches a at
+// ${api.addr}, the local one reaches b; logs and exec work on the hosts; a daemon killed and
+// started again finds the same processes and starts nothing twice.
+func TestRemoteStack(t *testing.T) {
+	hs := newHostsStack(t, []string{"a", "b", "c"}, `
+  api:
+    type: remote
+    host: a
+    binary: /root/testserver
+    args: ["-listen", ":18080"]
+    ports: [18080]
+    health_check: {tcp: 18080, interval: 1s}
+  mid:
+    type: remote
+    host: b
+    binary: /root/testserver
+    args: ["-fetch", "http://${api.addr}/", "-listen", ":18081"]
+    ports: [18081]
+    dependencies: [api]
+    health_check: {http: "http://127.0.0.1:18081/health", interval: 1s}
+  ticker:
+    type: remote
+    host: c
+    binary: sh
+    args: ["-c", "while :; do echo tick; sleep 0.2; done"]
+  front:
+    type: process
+    binary: TESTSERVER
+    args: ["-fetch", "http://${mid.addr}/", "-listen", "127.0.0.1:0"]
+    dependencies: [mid]
+`)
+	r := hs.must(0, "start")
+	t.Logf("start:\n%s", r.stdout)
+	st := hs.status()
+	for name, host := range map[string]string{"api": "a", "mid": "b", "ticker": "c"} {
+		svc := st[name]
+		if svc.State != "running" || svc.Node != host || !slices.Contains(hs.hosts[host].Pids(t), svc.PID) {
+			t.Errorf("%s: %+v; want running on node %s, its pid among the host's %v", name, svc, host, hs.hosts[host].Pids(t))
+		}
+	}
+	if st["front"].State != "running" || st["front"].Node != "local" {
+		t.Errorf("front: %+v, want running on the local node", st["front"])
+	}
+	// The TCP check of api passed inside a; here nothing listens on that port.
+	if st["api"].Health != "healthy" || st["mid"].Health != "healthy" {
+		t.Errorf("health: api %s, mid %s; want healthy", st["api"].Health, st["mid"].Health)
+	}
+	if logs := hs.must(0, "logs", "mid").stdout; !strings.Contains(logs, fmt.Sprintf("fetched http://%s:18080/: hello from a", hs.hosts["a"].Addr)) {
+		t.Errorf("mid did not reach api at a's address:\n%s", logs)
+	}
+	if logs := hs.must(0, "logs", "front").stdout; !strings.Contains(logs, "hello from b") {
+		t.Errorf("front did not reach mid:\n%s", logs)
+	}
+	if out := hs.must(0, "exec", "api", "--", "hostname").stdout; strings.TrimSpace(out) != "a" {
+		t.Errorf("exec api -- hostname: %q, want a", out)
+	}
+
+	// logs -f shows the output of a remote service as it is written.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	follow, lines := hs.background(ctx, "logs", "-f", "--tail", "1", "ticker")
+	ticks := make(chan time.Time, 100)
+	go func() {
+		for lines.Scan() {
+			if strings.Contains(lines.Text(), "tick") {
+				ticks <- time.Now()
+			}
+		}
+		close(ticks)
+	}()
+	for i := 0; i < 4; i++ {
+		select {
+		case _, ok := <-ticks:
+			if !ok {
+				t.Fatalf("logs -f ended after %d ticks", i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("logs -f: no new tick within 5 s after %d", i)
+		}
+	}
+	cancel()
+	_ = follow.Wait()
+
+	// Kill the daemon; the next one finds the same processes and starts nothing twice.
+	hs.killDaemon()
+	again := hs.must(0, "start")
+	if !strings.Contains(again.stdout, "4 running already") {
+		t.Errorf("start after the daemon's kill:\n%s", again.stdout)
+	}
+	st2 := hs.status()
+	for name := range st {
+		if st2[name].PID != st[name].PID || st2[name].State != "running" {
+			t.Errorf("%s after the daemon's kill: pid %d %s, want pid %d running", name, st2[name].PID, st2[name].State, st[name].PID)
+		}
+	}
+	for _, host := range []string{"a", "b"} {
+		if n := countCommand(t, hs.hosts[host], "/root/testserver"); n != 1 {
+			t.Errorf("host %s runs %d testservers, want 1", host, n)
+		}
+	}
+}
+
+// countCommand counts the processes of h whose command line starts with prefix.
+func countCommand(t *testing.T, h *testenv.Host, prefix string) int {
+	n := 0
+	for _, pid := range h.Pids(t) {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.HasPrefix(strings.ReplaceAll(string(cmdline), "\x00", " "), prefix) {
+			n++
+		}
+	}
+	return n
+}
