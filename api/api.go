@@ -123,6 +123,9 @@ type ServiceStatus struct {
 	ExitCode    *int       `json:"exit_code"`
 	Version     string     `json:"version"`
 	Message     string     `json:"message"`
+	// Unreachable is why the service's node does not answer; the row then shows the state
+	// last known. Empty when the node answers.
+	Unreachable string `json:"unreachable,omitempty"`
 }
 
 // LogsRequest asks for the stored output of Services (all when empty), interleaved by time.

@@ -44,6 +44,13 @@ type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
 }
 
+// Pinger is a Target whose node can be out of reach (a remote node's). Ping returns nil when
+// the node answers, else an error that wraps ErrUnreachable: a failed check of a service on
+// an unreachable node says nothing of the service.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // Spec is everything a Target needs to start one instance. Values are final: references and
 // variables are already rendered.
 type Spec struct {

@@ -60,10 +60,10 @@ func serveOn(t *testing.T, dir string) (stop func()) {
 
 // client returns a client of the agent in dir, as node "h1".
 func client(t *testing.T, dir string) *agent.Client {
-	c := agent.NewClient("h1", func(ctx context.Context) (net.Conn, error) {
+	c := agent.NewClient("h1", agent.ClientOptions{Dial: func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", filepath.Join(dir, agent.SocketName))
-	}, nil)
+	}})
 	t.Cleanup(c.Close)
 	return c
 }

@@ -18,29 +18,43 @@ import (
 // host is local. The client shows them under the name the controller knows the host by.
 const agentNode = "local"
 
-// Client talks to one agent through dial, which opens a new connection to the agent's socket
-// (over SSH: a direct-streamlocal channel). It is safe for concurrent use; each request in
-// flight has a connection of its own, and idle ones are reused.
+// Client talks to one agent through ClientOptions.Dial, which opens a new connection to the
+// agent's socket (over SSH: a direct-streamlocal channel). It is safe for concurrent use;
+// each request in flight has a connection of its own, and idle ones are reused.
 type Client struct {
-	node     string
-	http     *http.Client
-	dialNode func(ctx context.Context, network, address string) (net.Conn, error)
+	node string
+	http *http.Client
+	opts ClientOptions
 }
 
-// NewClient returns a client of the agent on node, reached through dial. dialNode connects to
-// an address as the node sees it (over SSH: a direct-tcpip channel): the targets' DialContext,
-// with which health checks reach the node's services. nil: dial from here.
-func NewClient(node string, dial func(ctx context.Context) (net.Conn, error), dialNode func(ctx context.Context, network, address string) (net.Conn, error)) *Client {
+// ClientOptions are how a Client reaches the agent and its node.
+type ClientOptions struct {
+	// Dial opens a connection to the agent's socket. Required.
+	Dial func(ctx context.Context) (net.Conn, error)
+	// DialNode connects to an address as the node sees it (over SSH: a direct-tcpip
+	// channel): the targets' DialContext, with which health checks reach the node's
+	// services. nil: dial from here.
+	DialNode func(ctx context.Context, network, address string) (net.Conn, error)
+	// Ping is the targets' Ping: nil when the node answers, else an error wrapping
+	// target.ErrUnreachable. nil: the node is this host, always reachable.
+	Ping func(ctx context.Context) error
+}
+
+// NewClient returns a client of the agent on node.
+func NewClient(node string, opts ClientOptions) *Client {
 	tr := &http.Transport{
-		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return opts.Dial(ctx) },
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	if dialNode == nil {
+	if opts.DialNode == nil {
 		var d net.Dialer
-		dialNode = d.DialContext
+		opts.DialNode = d.DialContext
 	}
-	return &Client{node: node, http: &http.Client{Transport: tr}, dialNode: dialNode}
+	if opts.Ping == nil {
+		opts.Ping = func(context.Context) error { return nil }
+	}
+	return &Client{node: node, http: &http.Client{Transport: tr}, opts: opts}
 }
 
 // Close closes the idle connections.
@@ -137,12 +151,16 @@ var (
 	_ target.Execer   = (*remoteTarget)(nil)
 	_ target.Signaler = (*remoteTarget)(nil)
 	_ target.Dialer   = (*remoteTarget)(nil)
+	_ target.Pinger   = (*remoteTarget)(nil)
 )
 
 // DialContext connects to address as the agent's node sees it.
 func (t *remoteTarget) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
-	return t.c.dialNode(ctx, network, address)
+	return t.c.opts.DialNode(ctx, network, address)
 }
+
+// Ping reports whether the agent's node answers.
+func (t *remoteTarget) Ping(ctx context.Context) error { return t.c.opts.Ping(ctx) }
 
 // toAgent is h as the agent knows it; a handle of another node or target names nothing there.
 func (t *remoteTarget) toAgent(h target.Handle) (handleRequest, error) {

@@ -169,7 +169,7 @@ func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 		rows[i] = []cell{
 			{text: svc.Name},
 			{text: orDash(svc.Type)},
-			{text: orDash(svc.Node)},
+			nodeCell(svc),
 			{text: orDash(svc.State), color: stateColor(svc.State)},
 			{text: healthText(svc.Health), color: healthColor(svc.Health)},
 			{text: pidText(svc)},
@@ -179,6 +179,9 @@ func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 		}
 		if svc.Message != "" {
 			notes = append(notes, svc.Name+": "+svc.Message)
+		}
+		if svc.Unreachable != "" {
+			notes = append(notes, svc.Name+": "+svc.Unreachable)
 		}
 	}
 	if err := writeTable(w, p, statusHeader, rows); err != nil {
@@ -190,6 +193,15 @@ func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// nodeCell is the node of svc, marked when it does not answer: its row is then the state
+// last known.
+func nodeCell(svc api.ServiceStatus) cell {
+	if svc.Unreachable != "" {
+		return cell{text: svc.Node + " (unreachable)", color: red}
+	}
+	return cell{text: orDash(svc.Node)}
 }
 
 func orDash(s string) string {

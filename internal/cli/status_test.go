@@ -22,6 +22,7 @@ var shopStatus = api.Status{Stack: "shop", Services: []api.ServiceStatus{
 	{Name: "api", Type: "process", Node: "local", State: "running", Health: "none", PID: 4242, IP: "127.0.0.1", Ports: []int{8080, 8081}, Restarts: 2, StartedAt: ago(42 * time.Second)},
 	{Name: "worker", Type: "process", Node: "local", State: "exited", Health: "none", StartedAt: ago(time.Hour), Message: "exited with code 1"},
 	{Name: "web", Type: "remote", Node: "edge-1", State: "blocked", Health: "none", Message: "dependency api failed"},
+	{Name: "cache", Type: "remote", Node: "edge-2", State: "running", Health: "healthy", PID: 77, Unreachable: "node unreachable: ping: i/o timeout"},
 	{Name: "v6", Type: "process", Node: "local", State: "starting", Health: "starting", PID: 7, IP: "::1", Ports: []int{9000}, StartedAt: ago(3*24*time.Hour + 4*time.Hour)},
 	{Name: "idle", Type: "process", Node: "local", State: "stopped", Health: "none"},
 }}
@@ -31,15 +32,17 @@ func TestWriteStatus(t *testing.T) {
 	if err := writeStatus(&b, palette{}, shopStatus, now); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAME    TYPE     NODE    STATE     HEALTH    PID           ADDRESS              RESTARTS  UPTIME
-db      docker   local   running   healthy   0123456789ab  172.28.0.2:5432      0         2h10m
-api     process  local   running   -         4242          127.0.0.1:8080,8081  2         42s
-worker  process  local   exited    -         -             -                    0         -
-web     remote   edge-1  blocked   -         -             -                    0         -
-v6      process  local   starting  starting  7             [::1]:9000           0         3d4h
-idle    process  local   stopped   -         -             -                    0         -
+	want := `NAME    TYPE     NODE                  STATE     HEALTH    PID           ADDRESS              RESTARTS  UPTIME
+db      docker   local                 running   healthy   0123456789ab  172.28.0.2:5432      0         2h10m
+api     process  local                 running   -         4242          127.0.0.1:8080,8081  2         42s
+worker  process  local                 exited    -         -             -                    0         -
+web     remote   edge-1                blocked   -         -             -                    0         -
+cache   remote   edge-2 (unreachable)  running   healthy   77            -                    0         -
+v6      process  local                 starting  starting  7             [::1]:9000           0         3d4h
+idle    process  local                 stopped   -         -             -                    0         -
 worker: exited with code 1
 web: dependency api failed
+cache: node unreachable: ping: i/o timeout
 `
 	if diff := cmp.Diff(want, b.String()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -33,9 +33,30 @@ func (d *daemon) Status(ctx context.Context, req api.StatusRequest) (api.Status,
 		if len(want) > 0 && !want[rec.Key.Service] {
 			continue
 		}
-		out.Services = append(out.Services, row(stack, stack.Service(rec.Key.Service), rec))
+		svc := stack.Service(rec.Key.Service)
+		r := row(stack, svc, rec)
+		if err := d.nodeErr(stack, svc); err != nil {
+			r.Unreachable = err.Error()
+		}
+		out.Services = append(out.Services, r)
 	}
 	return out, nil
+}
+
+// nodeErr is why the remote node of svc did not answer its last ping; nil when it did, or
+// for a local service.
+func (d *daemon) nodeErr(stack *config.Stack, svc *config.Service) error {
+	nd := stack.Node(svc.Host)
+	if svc.Host == "" || nd == nil {
+		return nil
+	}
+	d.mu.Lock()
+	rs := d.remotes[stack.Settings.KnownHosts]
+	d.mu.Unlock()
+	if rs == nil {
+		return nil
+	}
+	return rs.Node(nd).Err()
 }
 
 // row is the status of one service from its definition and its record.

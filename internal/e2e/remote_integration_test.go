@@ -8,9 +8,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/internal/testenv"
 )
 
@@ -175,4 +177,140 @@ func countCommand(t *testing.T, h *testenv.Host, prefix string) int {
 		}
 	}
 	return n
+}
+
+// waitStatus polls status until ok accepts it, at most within; it fails the test with the last
+// status otherwise.
+func (hs *hostsStack) waitStatus(t *testing.T, within time.Duration, what string, ok func(map[string]api.ServiceStatus) bool) map[string]api.ServiceStatus {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		st := hs.status()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not %s within %s: %+v", what, within, st)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// Host a's link is cut for 20 s: its service shows as unreachable with its last known state,
+// nothing is restarted anywhere, and once the link is back everything is running and healthy
+// with the same PIDs.
+func TestRemotePartition(t *testing.T) {
+	hs := newHostsStack(t, []string{"a", "b"}, `
+  api:
+    type: remote
+    host: a
+    binary: /root/testserver
+    args: ["-listen", ":18080"]
+    ports: [18080]
+    restart: always
+    health_check: {tcp: 18080, interval: 1s, retries: 2}
+  other:
+    type: remote
+    host: b
+    binary: /root/testserver
+    args: ["-fetch", "http://${api.addr}/health", "-listen", ":18081"]
+    ports: [18081]
+    restart: always
+    dependencies: [api]
+    health_check: {http: "http://127.0.0.1:18081/health", interval: 1s, retries: 2}
+`)
+	hs.must(0, "start")
+	before := hs.status()
+	a := hs.hosts["a"]
+	a.Cut(t)
+	cut := time.Now()
+	st := hs.waitStatus(t, 15*time.Second, "api unreachable", func(st map[string]api.ServiceStatus) bool {
+		return st["api"].Unreachable != ""
+	})
+	t.Logf("after %s: api %+v", time.Since(cut).Round(time.Millisecond), st["api"])
+	if st["api"].State != "running" || st["api"].PID != before["api"].PID {
+		t.Errorf("api while a is cut off: %+v, want its last known state, running as pid %d", st["api"], before["api"].PID)
+	}
+	if st["other"].Unreachable != "" {
+		t.Errorf("other (on b) is shown unreachable: %s", st["other"].Unreachable)
+	}
+	if text := hs.must(0, "status").stdout; !strings.Contains(text, "a (unreachable)") {
+		t.Errorf("status does not show a unreachable:\n%s", text)
+	}
+	time.Sleep(time.Until(cut.Add(20 * time.Second)))
+	a.Restore(t)
+	restored := time.Now()
+	after := hs.waitStatus(t, 30*time.Second, "all running and healthy again", func(st map[string]api.ServiceStatus) bool {
+		for _, svc := range st {
+			if svc.Unreachable != "" || svc.State != "running" || svc.Health != "healthy" {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("all healthy %s after the link was restored", time.Since(restored).Round(time.Millisecond))
+	for name, svc := range after {
+		if svc.PID != before[name].PID || svc.Restarts != 0 {
+			t.Errorf("%s: pid %d, %d restarts; want pid %d, no restart", name, svc.PID, svc.Restarts, before[name].PID)
+		}
+	}
+	if n := countCommand(t, a, "/root/testserver"); n != 1 {
+		t.Errorf("host a runs %d testservers, want 1", n)
+	}
+}
+
+// The agent killed with SIGKILL: the service keeps running, the controller's next contact
+// starts a new agent, which adopts it: stop still stops it.
+func TestRemoteAgentKilled(t *testing.T) {
+	hs := newHostsStack(t, []string{"a"}, `
+  api:
+    type: remote
+    host: a
+    binary: /root/testserver
+    args: ["-listen", ":18080"]
+    ports: [18080]
+    restart: always
+    health_check: {tcp: 18080, interval: 1s}
+`)
+	hs.must(0, "start")
+	before := hs.status()["api"]
+	a := hs.hosts["a"]
+	old := agentPIDs(t, a)
+	if len(old) != 1 {
+		t.Fatalf("agents on a: %v, want one", old)
+	}
+	if n := a.Kill(t, syscall.SIGKILL, "agent run"); n != 1 {
+		t.Fatalf("killed %d agents", n)
+	}
+	var now []int
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if now = agentPIDs(t, a); len(now) == 1 && now[0] != old[0] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new agent on a within 15 s after the SIGKILL of %d: %v", old[0], now)
+		}
+	}
+	after := hs.waitStatus(t, 10*time.Second, "api healthy", func(st map[string]api.ServiceStatus) bool {
+		return st["api"].Health == "healthy"
+	})["api"]
+	if after.PID != before.PID || after.Restarts != 0 || !slices.Contains(a.Pids(t), before.PID) {
+		t.Errorf("api after the agent's SIGKILL: %+v, want pid %d still running, no restart", after, before.PID)
+	}
+	hs.must(0, "stop")
+	if slices.Contains(a.Pids(t), before.PID) {
+		t.Errorf("api (pid %d) still runs after stop: the new agent did not adopt it", before.PID)
+	}
+}
+
+// agentPIDs returns the PIDs of the agents that run on h.
+func agentPIDs(t *testing.T, h *testenv.Host) []int {
+	var pids []int
+	for _, pid := range h.Pids(t) {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), "agent run") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }

@@ -104,6 +104,7 @@ type Result struct {
 type Probe struct {
 	checker Checker
 	params  Params
+	gate    func(context.Context) error
 
 	// slot is held (a value in it) while the checker runs, including a Check that a probe
 	// gave up on at its timeout and that has not returned yet: the checker never runs
@@ -119,6 +120,14 @@ type Probe struct {
 func NewProbe(c Checker, p Params) *Probe {
 	return &Probe{checker: c, params: p.normalize(), slot: make(chan struct{}, 1), status: StatusStarting}
 }
+
+// SetGate makes every failed check ask gate before the failure counts: when gate fails too,
+// the failure says nothing of the service (its node is out of reach) and is not counted
+// either way; its Result has Err wrapping ErrInconclusive. Call it before Run.
+func (p *Probe) SetGate(gate func(context.Context) error) { p.gate = gate }
+
+// ErrInconclusive is the error of a check that failed while the probe's gate failed too.
+var ErrInconclusive = errors.New("not counted")
 
 // Params returns the probe's timing, after NewProbe's replacements.
 func (p *Probe) Params() Params { return p.params }
@@ -161,12 +170,18 @@ func (p *Probe) Run(ctx context.Context, report func(Result)) error {
 	for {
 		began := time.Now()
 		latency, err := p.check(ctx)
+		if err != nil && p.gate != nil && ctx.Err() == nil {
+			if gerr := p.gate(ctx); gerr != nil {
+				err = fmt.Errorf("%w: %w (%v)", ErrInconclusive, gerr, err)
+			}
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		p.mu.Lock()
 		before := p.status
 		switch {
+		case errors.Is(err, ErrInconclusive):
 		case err == nil:
 			succeeded = true
 			failures = 0

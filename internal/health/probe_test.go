@@ -433,3 +433,50 @@ func TestParamsDefaults(t *testing.T) {
 		t.Errorf("params (-want +got):\n%s", diff)
 	}
 }
+
+// Failures while the gate fails too (the service's node is out of reach) are not counted:
+// healthy stays healthy through them, and the count starts again after.
+func TestProbeGate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		down := false
+		gate := func(context.Context) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if down {
+				return errors.New("node a unreachable")
+			}
+			return nil
+		}
+		c := newScripted(pass, fail, fail, fail, fail, fail, fail, fail)
+		p := health.NewProbe(c, health.Params{Interval: time.Second, Timeout: time.Second, StartInterval: time.Second, Retries: 3})
+		p.SetGate(gate)
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		var got []string
+		var inconclusive int
+		_ = p.Run(ctx, func(r health.Result) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, string(r.Status))
+			if errors.Is(r.Err, health.ErrInconclusive) {
+				inconclusive++
+			}
+			switch len(got) {
+			case 1:
+				down = true // checks 2-5 fail with the node down
+			case 5:
+				down = false // checks 6-8 fail with the node up: they count
+			case 8:
+				cancel()
+			}
+		})
+		want := []string{"healthy", "healthy", "healthy", "healthy", "healthy", "healthy", "healthy", "unhealthy"}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("statuses (-want +got):\n%s", diff)
+		}
+		if inconclusive != 4 {
+			t.Errorf("%d inconclusive results, want 4", inconclusive)
+		}
+	})
+}

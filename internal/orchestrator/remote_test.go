@@ -2,14 +2,17 @@ package orchestrator_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/internal/target/targettest"
@@ -103,5 +106,113 @@ func TestRemoteCannotReachLocal(t *testing.T) {
 	}
 	if got := e.calls("Start"); len(got) != 1 || got[0] != "c" {
 		t.Errorf("started %q, want only c (b's dependency)", got)
+	}
+}
+
+// partitioned is a remote node's target that can be cut off: while it is, Wait (also one in
+// progress), Exec and Ping fail with target.ErrUnreachable.
+type partitioned struct {
+	*targettest.Fake
+	mu   sync.Mutex
+	down bool
+	cut  chan struct{} // closed when the node goes down
+}
+
+func newPartitioned() *partitioned {
+	return &partitioned{Fake: targettest.NewFake(), cut: make(chan struct{})}
+}
+
+func (p *partitioned) setDown(down bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case down && !p.down:
+		close(p.cut)
+	case !down && p.down:
+		p.cut = make(chan struct{})
+	}
+	p.down = down
+}
+
+func (p *partitioned) unreachable() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.down {
+		return fmt.Errorf("node na: %w", target.ErrUnreachable)
+	}
+	return nil
+}
+
+func (p *partitioned) Wait(ctx context.Context, h target.Handle) (target.Exit, error) {
+	p.mu.Lock()
+	cut := p.cut
+	p.mu.Unlock()
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-cut:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	exit, err := p.Fake.Wait(wctx, h)
+	if uerr := p.unreachable(); uerr != nil && ctx.Err() == nil {
+		return target.Exit{}, uerr
+	}
+	return exit, err
+}
+
+func (p *partitioned) Exec(ctx context.Context, h target.Handle, argv []string) (target.ExecResult, error) {
+	if err := p.unreachable(); err != nil {
+		return target.ExecResult{}, err
+	}
+	return p.Fake.Exec(ctx, h, argv)
+}
+
+func (p *partitioned) Ping(context.Context) error { return p.unreachable() }
+
+// While its node is out of reach, a remote service's failed waits and checks are not taken
+// for an exit or for unhealthiness: it is not restarted, and it is healthy on the same run
+// once the node answers again.
+func TestPartitionRestartsNothing(t *testing.T) {
+	node := newPartitioned()
+	yaml := `version: "1.0"
+name: r
+networks:
+  lan:
+    type: lan
+    subnet: 10.1.0.0/24
+    nodes: [{name: na, host: 10.1.0.1, ssh_user: root}]
+services:
+  a:
+    type: remote
+    host: na
+    binary: /usr/bin/a
+    restart: always
+    health_check: {command: "true", interval: 20ms, start_interval: 20ms, retries: 1}
+`
+	e := newTargetsEnv(t, t.TempDir(), yaml, node.Fake, orchestrator.Options{
+		Nodes: func(*config.Node) (map[string]target.Target, error) {
+			return map[string]target.Target{"process": node}, nil
+		},
+	})
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := e.o.Status()[0]
+	node.setDown(true)
+	time.Sleep(300 * time.Millisecond) // some 15 checks and waits fail meanwhile
+	node.setDown(false)
+	time.Sleep(100 * time.Millisecond)
+	after := e.o.Status()[0]
+	if got := e.calls("Start"); len(got) != 1 {
+		t.Errorf("started %q, want a once", got)
+	}
+	if after.Handle != before.Handle || after.State != lifecycle.Running || after.Health != lifecycle.HealthHealthy || after.Restarts != 0 {
+		t.Errorf("after the partition: %+v; want the same run %v, running and healthy, no restart", after, before.Handle)
+	}
+	if n := len(e.calls("Exec")); n < 3 {
+		t.Errorf("%d checks ran, want several", n)
 	}
 }

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -33,7 +34,7 @@ func (o *Orchestrator) supervise(inst *instance, tgt target.Target, h target.Han
 	}
 	o.spawn(func() {
 		defer close(r.done)
-		exit, err := tgt.Wait(ctx, h)
+		exit, err := waitReachable(ctx, tgt, h)
 		if ctx.Err() != nil {
 			return // supervision ended, or the run is being stopped: the stopper records it
 		}
@@ -43,6 +44,28 @@ func (o *Orchestrator) supervise(inst *instance, tgt target.Target, h target.Han
 		}
 		o.exited(sup, inst, tgt, r, exit, note)
 	})
+}
+
+// unreachableRetry is the pause before waiting again for a run whose node was out of reach.
+const unreachableRetry = time.Second
+
+// waitReachable waits for the run h to end. While its node is out of reach nothing is known
+// of the run: it waits again, so that a partition is never taken for an exit (and the run is
+// never restarted twice).
+func waitReachable(ctx context.Context, tgt target.Target, h target.Handle) (target.Exit, error) {
+	for {
+		exit, err := tgt.Wait(ctx, h)
+		if !errors.Is(err, target.ErrUnreachable) {
+			return exit, err
+		}
+		t := time.NewTimer(unreachableRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return exit, ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // exited records the end of a run of inst (r nil: an adopted run that ended while nobody
@@ -158,6 +181,9 @@ func (o *Orchestrator) probe(ctx context.Context, inst *instance, tgt target.Tar
 		return
 	}
 	p := health.NewProbe(checker, health.ParamsFrom(svc.HealthCheck))
+	if pinger, ok := tgt.(target.Pinger); ok {
+		p.SetGate(pinger.Ping) // a check that failed because the node is out of reach does not count
+	}
 	kind := string(svc.HealthCheck.Kind())
 	ready := r.launched.IsZero() // an adopted run: its launch was not seen, so it is not timed
 	_ = p.Run(ctx, func(res health.Result) {

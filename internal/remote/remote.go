@@ -70,6 +70,9 @@ type Remotes struct {
 	log    *slog.Logger
 	pool   *sshx.Pool
 	binary func() (binary, error)
+	ctx    context.Context // ends with Close: the monitors
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
 	mu    sync.Mutex
 	nodes map[sshx.Addr]*Remote
@@ -86,10 +89,15 @@ func New(opts Options) *Remotes {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Remotes{
-		opts:  opts,
-		log:   log,
-		pool:  sshx.NewPool(sshx.Options{KnownHosts: opts.KnownHosts, Logger: log}),
+		opts: opts,
+		log:  log,
+		pool: sshx.NewPool(sshx.Options{
+			KnownHosts: opts.KnownHosts, Logger: log,
+			HandshakeTimeout: pingEvery + pingTimeout, MaxBackoff: 2 * pingEvery,
+		}),
+		ctx: ctx, cancel: cancel,
 		nodes: map[sshx.Addr]*Remote{},
 		binary: sync.OnceValues(func() (binary, error) {
 			exe := opts.Executable
@@ -127,7 +135,15 @@ func Addr(nd *config.Node) sshx.Addr {
 	return sshx.Addr{Name: nd.Name, Host: nd.Host, Port: nd.SSHPort, User: nd.SSHUser, KeyFile: nd.SSHKey}
 }
 
-// Node returns the remote node nd, one value per address; it contacts nothing until used.
+// How a node's reachability is watched: a round trip to its sshd every pingEvery, which
+// must come back within pingTimeout.
+const (
+	pingEvery   = 2 * time.Second
+	pingTimeout = 2 * time.Second
+)
+
+// Node returns the remote node nd, one value per address. From the first call on, the node
+// is pinged every pingEvery (Err).
 func (rs *Remotes) Node(nd *config.Node) *Remote {
 	addr := Addr(nd)
 	rs.mu.Lock()
@@ -136,8 +152,9 @@ func (rs *Remotes) Node(nd *config.Node) *Remote {
 		return r
 	}
 	r := &Remote{rs: rs, addr: addr}
-	r.client = agent.NewClient(nd.Name, r.dialAgent, r.dialNode)
+	r.client = agent.NewClient(nd.Name, agent.ClientOptions{Dial: r.dialAgent, DialNode: r.dialNode, Ping: r.Ping})
 	rs.nodes[addr] = r
+	rs.wg.Go(func() { r.monitor(rs.ctx) })
 	return r
 }
 
@@ -149,6 +166,8 @@ func (rs *Remotes) Targets(nd *config.Node) (map[string]target.Target, error) {
 
 // Close closes the connections to the nodes; their agents and services keep running.
 func (rs *Remotes) Close() error {
+	rs.cancel()
+	rs.wg.Wait()
 	rs.mu.Lock()
 	for _, r := range rs.nodes {
 		r.client.Close()
@@ -166,6 +185,7 @@ type Remote struct {
 	boot sync.Mutex // held by the bootstrap: one at a time
 
 	mu      sync.Mutex
+	down    error  // why the last ping failed; nil when it succeeded
 	home    string // the login user's home on the node; "" until probed
 	ready   bool   // an agent of this binary answered
 	viaExec bool   // sshd refuses direct-streamlocal: reach the agent by `agent dial`
@@ -178,6 +198,55 @@ func (r *Remote) Targets() map[string]target.Target {
 
 // Info asks the node's agent who it is, installing and starting it when needed.
 func (r *Remote) Info(ctx context.Context) (agent.Info, error) { return r.client.Info(ctx) }
+
+// Ping makes a round trip to the node's sshd within pingTimeout. The connection of a node that
+// does not answer is closed, so that what waits on it (a Wait, a followed log) fails with
+// target.ErrUnreachable rather than hang, and the next use dials again.
+func (r *Remote) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	conn, err := r.rs.pool.Get(ctx, r.addr)
+	if err == nil {
+		if err = conn.Ping(ctx); err != nil {
+			conn.Close()
+		}
+	}
+	if err != nil {
+		err = r.unreachable(err)
+	}
+	r.mu.Lock()
+	was := r.down
+	r.down = err
+	r.mu.Unlock()
+	switch {
+	case was == nil && err != nil:
+		r.rs.log.Warn("node unreachable", "node", r.addr.Name, "err", err)
+	case was != nil && err == nil:
+		r.rs.log.Info("node reachable again", "node", r.addr.Name)
+	}
+	return err
+}
+
+// Err is why the node did not answer its last ping; nil when it did, or before the first.
+func (r *Remote) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.down
+}
+
+// monitor pings the node every pingEvery until ctx ends.
+func (r *Remote) monitor(ctx context.Context) {
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_ = r.Ping(ctx)
+		}
+	}
+}
 
 // unreachable wraps err, a failure to reach the node or its agent.
 func (r *Remote) unreachable(err error) error {
@@ -372,7 +441,7 @@ func platform(uname string) (goos, goarch string) {
 
 // info asks the agent for its Info over a connection of its own.
 func (r *Remote) info(ctx context.Context, conn *sshx.Conn) (agent.Info, error) {
-	c := agent.NewClient(r.addr.Name, func(ctx context.Context) (net.Conn, error) { return r.open(ctx, conn) }, nil)
+	c := agent.NewClient(r.addr.Name, agent.ClientOptions{Dial: func(ctx context.Context) (net.Conn, error) { return r.open(ctx, conn) }})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -176,6 +176,19 @@ func (c *Conn) keepalive(interval time.Duration, maxMissed int) {
 	}
 }
 
+// Ping sends a keepalive@openssh.com request and waits for the answer, within ctx: a round
+// trip to the node's sshd. Any answer counts.
+func (c *Conn) Ping(ctx context.Context) error {
+	_, err := await(ctx, c, func() (bool, error) {
+		ok, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+		return ok, err
+	}, func(bool) {})
+	if err != nil {
+		return c.errorf("ping: %w", err)
+	}
+	return nil
+}
+
 // await runs open on a goroutine of the connection and returns its result, or the cause of
 // ctx when ctx ends first; a result that comes after that is given to discard. open blocks
 // on the peer and takes no context: this bounds the caller's wait, and the connection's end

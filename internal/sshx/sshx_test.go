@@ -786,3 +786,22 @@ func readAll(r io.Reader) (string, error) {
 	b, err := io.ReadAll(r)
 	return string(b), err
 }
+
+func TestPing(t *testing.T) {
+	srv := newTestServer(t)
+	ready(t, srv)
+	ctx := ctxTimeout(t, 10*time.Second)
+	c, err := newPool(t, Options{KeepaliveInterval: -1}).Get(ctx, srv.addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Ping(ctx); err != nil {
+		t.Fatalf("Ping of a peer that answers: %v", err)
+	}
+	srv.stall()
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := c.Ping(short); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "node a") {
+		t.Errorf("Ping of a stalled peer = %v, want a deadline naming node a", err)
+	}
+}
