@@ -13,13 +13,15 @@ const Version = "v1"
 // The endpoints. Requests and responses are JSON, except Logs, which streams one LogLine
 // per line (JSON lines, application/x-ndjson) until the request ends; see LogEvent.
 const (
-	PathStart  = "/v1/start"  // POST StartRequest → StartResponse
-	PathStop   = "/v1/stop"   // POST StopRequest → StopResponse
-	PathStatus = "/v1/status" // POST StatusRequest → Status
-	PathLogs   = "/v1/logs"   // POST LogsRequest → LogEvent…
-	PathExec   = "/v1/exec"   // POST ExecRequest → ExecResponse
-	PathHealth = "/v1/health" // POST HealthRequest → HealthResponse
-	PathDaemon = "/v1/daemon" // GET → Daemon
+	PathStart  = "/v1/start"       // POST StartRequest → StartResponse
+	PathStop   = "/v1/stop"        // POST StopRequest → StopResponse
+	PathStatus = "/v1/status"      // POST StatusRequest → Status
+	PathLogs   = "/v1/logs"        // POST LogsRequest → LogEvent…
+	PathExec   = "/v1/exec"        // POST ExecRequest → ExecResponse
+	PathHealth = "/v1/health"      // POST HealthRequest → HealthResponse
+	PathHosts  = "/v1/hosts"       // POST HostsRequest → HostsResponse
+	PathTrust  = "/v1/hosts/trust" // POST TrustRequest → TrustResponse
+	PathDaemon = "/v1/daemon"      // GET → Daemon
 	// PathEvents is the event stream: a WebSocket of Messages (see Message).
 	PathEvents = "/v1/events" // GET, upgraded to a WebSocket
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
@@ -126,6 +128,64 @@ type ServiceStatus struct {
 	// Unreachable is why the service's node does not answer; the row then shows the state
 	// last known. Empty when the node answers.
 	Unreachable string `json:"unreachable,omitempty"`
+}
+
+// HostsRequest asks for the remote nodes of a stack (Nodes: all when empty), each contacted
+// now. Nothing is installed or started on them.
+type HostsRequest struct {
+	Stack
+	Nodes []string `json:"nodes,omitempty"`
+}
+
+// HostsResponse is one Host per node asked for, in file order.
+type HostsResponse struct {
+	Stack string `json:"stack"`
+	Hosts []Host `json:"hosts"`
+}
+
+// Host is what a remote node said when it was contacted.
+type Host struct {
+	Name    string `json:"name"`
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	User    string `json:"user"`
+	Network string `json:"network"`
+	// Reachable: its sshd answered and let harness in. Error says why not.
+	Reachable bool   `json:"reachable"`
+	Error     string `json:"error,omitempty"`
+	// RTT is the round trip of an SSH request on the open connection.
+	RTT Duration `json:"rtt,omitempty"`
+	// OS is the node's `uname -sm`.
+	OS string `json:"os,omitempty"`
+	// Agent is the harness agent that runs there; nil when none answers.
+	Agent *HostAgent `json:"agent,omitempty"`
+}
+
+// HostAgent is the harness agent of a node.
+type HostAgent struct {
+	Version string    `json:"version"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
+	// Current: the agent runs this daemon's own binary (else the next use replaces it).
+	Current bool `json:"current"`
+}
+
+// TrustRequest asks for the host key that Node offers; with Fingerprint, the key is recorded
+// in the stack's known_hosts file if it still has that fingerprint (CodeConflict otherwise).
+type TrustRequest struct {
+	Stack
+	Node        string `json:"node"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+}
+
+// TrustResponse is the key a node offers, and whether it was recorded.
+type TrustResponse struct {
+	Node        string `json:"node"`
+	Host        string `json:"host"` // host:port, as known_hosts names it
+	KeyType     string `json:"key_type"`
+	Fingerprint string `json:"fingerprint"` // SHA256:…
+	File        string `json:"file"`        // the known_hosts file
+	Recorded    bool   `json:"recorded"`
 }
 
 // LogsRequest asks for the stored output of Services (all when empty), interleaved by time.

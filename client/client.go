@@ -91,6 +91,20 @@ func (c *Client) Exec(ctx context.Context, req api.ExecRequest) (api.ExecRespons
 	return resp, c.do(ctx, "exec", http.MethodPost, api.PathExec, req, &resp)
 }
 
+// Hosts contacts the remote nodes of a stack (all when req.Nodes is empty) and returns what
+// each answered; an unreachable node is in the response, not an error.
+func (c *Client) Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error) {
+	var resp api.HostsResponse
+	return resp, c.do(ctx, "hosts", http.MethodPost, api.PathHosts, req, &resp)
+}
+
+// Trust returns the host key a node offers; with req.Fingerprint it records that key in the
+// stack's known_hosts file, if the node still offers it (api.ErrConflict otherwise).
+func (c *Client) Trust(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error) {
+	var resp api.TrustResponse
+	return resp, c.do(ctx, "hosts trust", http.MethodPost, api.PathTrust, req, &resp)
+}
+
 // Health runs the health checks of services once, now, and returns each result. An unhealthy
 // service is in the response, not an error.
 func (c *Client) Health(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error) {

@@ -3,6 +3,8 @@ package cli
 import (
 	"io"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // palette colours text for one stream, or leaves it plain.
@@ -43,13 +45,13 @@ func (p palette) paint(color, s string) string {
 	return color + s + reset
 }
 
-// isTerminal reports whether w is a character device such as a terminal. It needs no
-// dependency beyond the standard library (golang.org/x/term is not in the module graph).
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+// isTerminal reports whether f, a reader or a writer, is a terminal (not merely a character
+// device such as /dev/null).
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
 	if !ok {
 		return false
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	_, err := unix.IoctlGetTermios(int(file.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -79,13 +79,16 @@ func writeHealth(w io.Writer, p palette, resp api.HealthResponse) error {
 	return writeTable(w, p, healthHeader, rows)
 }
 
-// latencyText is how long a check took, to three significant digits at most (850µs, 12.3ms,
-// 1.25s); "-" for a service without a check.
+// latencyText is how long a check took (shortLatency); "-" for a service without a check.
 func latencyText(r api.HealthResult) string {
-	d := time.Duration(r.Latency)
-	if r.Status == "none" && d == 0 {
+	if r.Status == "none" && r.Latency == 0 {
 		return "-"
 	}
+	return shortLatency(time.Duration(r.Latency))
+}
+
+// shortLatency is d to three significant digits at most: 850µs, 12.3ms, 1.25s.
+func shortLatency(d time.Duration) string {
 	switch {
 	case d >= 100*time.Second:
 		d = d.Round(time.Second)

@@ -37,14 +37,21 @@ type Options struct {
 	Targets map[string]target.Target
 }
 
-// nodes returns the targets of remote nodes whose host keys are in knownHosts; d.mu is held.
-func (d *daemon) nodes(knownHosts string) func(*config.Node) (map[string]target.Target, error) {
+// remotesLocked returns the remote nodes whose host keys are in knownHosts; d.mu is held.
+func (d *daemon) remotesLocked(knownHosts string) *remote.Remotes {
 	rs := d.remotes[knownHosts]
 	if rs == nil {
 		rs = remote.New(remote.Options{KnownHosts: knownHosts, Version: d.opts.Version, Logger: d.log})
 		d.remotes[knownHosts] = rs
 	}
-	return rs.Targets
+	return rs
+}
+
+// remotesOf returns the remote nodes of stack.
+func (d *daemon) remotesOf(stack *config.Stack) *remote.Remotes {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.remotesLocked(stack.Settings.KnownHosts)
 }
 
 // closeRemotes closes the connections to the remote nodes, after the last orchestrator.

@@ -66,7 +66,7 @@ func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orches
 		orch, err := orchestrator.New(orchestrator.Options{
 			Stack: stack, Registry: d.reg, Targets: d.targets, Environ: req.Environ,
 			LogDir: filepath.Join(d.opts.DataDir, "logs"), Logger: d.log.With("stack", stack.Name),
-			Observer: d.metrics, Nodes: d.nodes(stack.Settings.KnownHosts),
+			Observer: d.metrics, Nodes: d.remotesLocked(stack.Settings.KnownHosts).Targets,
 		})
 		if err != nil {
 			d.mu.Unlock()

@@ -50,13 +50,7 @@ func (d *daemon) nodeErr(stack *config.Stack, svc *config.Service) error {
 	if svc.Host == "" || nd == nil {
 		return nil
 	}
-	d.mu.Lock()
-	rs := d.remotes[stack.Settings.KnownHosts]
-	d.mu.Unlock()
-	if rs == nil {
-		return nil
-	}
-	return rs.Node(nd).Err()
+	return d.remotesOf(stack).Node(nd).Err()
 }
 
 // row is the status of one service from its definition and its record.

@@ -4,8 +4,10 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -313,4 +315,61 @@ func agentPIDs(t *testing.T, h *testenv.Host) []int {
 		}
 	}
 	return pids
+}
+
+// An unknown host key: start exits 4 and names the host and the fingerprint; nothing runs.
+// hosts check says the same; after hosts trust, start works. A wrong user: exit 4 with the
+// SSH error.
+func TestRemoteHostKeysAndLogin(t *testing.T) {
+	hs := newHostsStack(t, []string{"a"}, `
+  api:
+    type: remote
+    host: a
+    binary: /root/testserver
+    args: ["-listen", ":18080"]
+    ports: [18080]
+`)
+	a := hs.hosts["a"]
+	yaml, err := os.ReadFile(hs.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := filepath.Join(hs.dir, "known_hosts") // empty: a is unknown
+	hs.write(strings.Replace(string(yaml), hs.lan.KnownHosts, known, 1))
+
+	r := hs.must(4, "start")
+	if !strings.Contains(r.stdout+r.stderr, a.Fingerprint) || !strings.Contains(r.stdout+r.stderr, a.Addr.String()) {
+		t.Errorf("start with an unknown host key does not name the host %s and fingerprint %s:\n%s", a.Addr, a.Fingerprint, r)
+	}
+	if _, err := os.Stat(a.Path("/root/.harness")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("something was installed on a (%v)", err)
+	}
+	check := hs.must(4, "hosts", "check")
+	if !strings.Contains(check.stdout, "no") || !strings.Contains(check.stdout, a.Fingerprint) {
+		t.Errorf("hosts check:\n%s", check)
+	}
+	if r := hs.must(2, "hosts", "trust", "a"); !strings.Contains(r.stdout, a.Fingerprint) || !strings.Contains(r.stderr, "--yes") {
+		t.Errorf("hosts trust without --yes and no terminal:\n%s", r)
+	}
+	trusted := hs.must(0, "hosts", "trust", "a", "--yes")
+	if !strings.Contains(trusted.stdout, a.Fingerprint) || !strings.Contains(trusted.stdout, "recorded in "+known) {
+		t.Errorf("hosts trust a --yes:\n%s", trusted)
+	}
+	hs.must(0, "start")
+	if st := hs.status()["api"]; st.State != "running" || !slices.Contains(a.Pids(t), st.PID) {
+		t.Errorf("api after trust: %+v", st)
+	}
+	list := hs.must(0, "hosts", "list")
+	if !strings.Contains(list.stdout, "yes") || !strings.Contains(list.stdout, "Linux") || !strings.Contains(list.stdout, "(pid ") {
+		t.Errorf("hosts list after start:\n%s", list)
+	}
+	hs.must(0, "hosts", "check")
+	hs.must(0, "stop")
+
+	// A user that the host refuses.
+	hs.write(strings.Replace(string(yaml), "ssh_user: root", "ssh_user: nobody-here", 1))
+	r = hs.must(4, "start")
+	if !strings.Contains(r.stdout+r.stderr, "unable to authenticate") || !strings.Contains(r.stdout+r.stderr, "nobody-here@") {
+		t.Errorf("start with a wrong user does not show the SSH error:\n%s", r)
+	}
 }

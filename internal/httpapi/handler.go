@@ -27,6 +27,10 @@ type Backend interface {
 	// Health runs the health checks of services once, now; an unhealthy service is a
 	// response, not an error.
 	Health(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error)
+	// Hosts contacts the remote nodes of a stack and says what they answered.
+	Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error)
+	// Trust shows the host key a node offers, and records it once confirmed.
+	Trust(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error)
 	Daemon() api.Daemon
 	// Shutdown asks the daemon to end supervision (services keep running); it returns at once.
 	Shutdown()
@@ -68,6 +72,8 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		{http.MethodPost, api.PathLogs, h.logs},
 		{http.MethodPost, api.PathExec, call(h, b.Exec)},
 		{http.MethodPost, api.PathHealth, call(h, b.Health)},
+		{http.MethodPost, api.PathHosts, call(h, b.Hosts)},
+		{http.MethodPost, api.PathTrust, call(h, b.Trust)},
 		{http.MethodGet, api.PathDaemon, h.daemon},
 		{http.MethodPost, api.PathShutdown, h.shutdown},
 		{http.MethodGet, api.PathEvents, h.events},

@@ -118,7 +118,7 @@ func New(opts Options) (*Orchestrator, error) {
 	o := &Orchestrator{
 		reg:     opts.Registry,
 		targets: opts.Targets,
-		nodes:   remoteNodes{open: opts.Nodes, targets: map[string]map[string]target.Target{}},
+		nodes:   remoteNodes{open: opts.Nodes, targets: map[nodeKey]map[string]target.Target{}},
 		logDir:  opts.LogDir,
 		log:     log,
 		obs:     obs,
@@ -310,27 +310,35 @@ func (o *Orchestrator) target(svc *config.Service) (target.Target, error) {
 	return nil, fmt.Errorf("%w: %q", ErrNoTarget, name)
 }
 
-// remoteNodes are the targets of the remote nodes, opened once each.
+// remoteNodes are the targets of the remote nodes, opened once per way of reaching each: a
+// node whose address or login changed in the services file is opened again.
 type remoteNodes struct {
 	open    func(nd *config.Node) (map[string]target.Target, error)
 	mu      sync.Mutex
-	targets map[string]map[string]target.Target // by node name
+	targets map[nodeKey]map[string]target.Target
+}
+
+// nodeKey is how a node is reached.
+type nodeKey struct {
+	name, host, user, key string
+	port                  int
 }
 
 func (r *remoteNodes) of(nd *config.Node) (map[string]target.Target, error) {
 	if r.open == nil {
 		return nil, fmt.Errorf("%w: no remote nodes here (node %s)", ErrNoTarget, nd.Name)
 	}
+	k := nodeKey{name: nd.Name, host: nd.Host, user: nd.SSHUser, key: nd.SSHKey, port: nd.SSHPort}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if t, ok := r.targets[nd.Name]; ok {
+	if t, ok := r.targets[k]; ok {
 		return t, nil
 	}
 	t, err := r.open(nd)
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", nd.Name, err)
 	}
-	r.targets[nd.Name] = t
+	r.targets[k] = t
 	return t, nil
 }
 

@@ -216,3 +216,42 @@ services:
 		t.Errorf("%d checks ran, want several", n)
 	}
 }
+
+// A node whose login changes in the services file is opened again; an unchanged one is not.
+func TestNodeReopenedWhenItsLoginChanges(t *testing.T) {
+	var opened []string
+	var mu sync.Mutex
+	hosts := map[string]*targettest.Fake{} // one host per node name, whatever the login
+	open := func(nd *config.Node) (map[string]target.Target, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		opened = append(opened, nd.Name+"/"+nd.SSHUser)
+		if hosts[nd.Name] == nil {
+			hosts[nd.Name] = targettest.NewFake()
+		}
+		return map[string]target.Target{"process": &netFake{Fake: hosts[nd.Name], specs: map[string]target.Spec{}}}, nil
+	}
+	yaml := strings.Replace(remoteStack, "c: {type: process", "c: {type: remote, host: na", 1)
+	e := newTargetsEnv(t, t.TempDir(), yaml, targettest.NewFake(), orchestrator.Options{Nodes: open})
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(yaml, "{name: na, host: 10.1.0.1, ssh_user: root}", "{name: na, host: 10.1.0.1, ssh_user: deploy}", 1)
+	stack, err := config.Parse(e.o.Stack().File, []byte(changed), config.Options{Lookup: func(string) (string, bool) { return "", false }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.o.Update(stack, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.o.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(opened)
+	if diff := cmp.Diff([]string{"na/deploy", "na/root", "nb/root"}, opened); diff != "" {
+		t.Errorf("nodes opened (-want +got):\n%s", diff)
+	}
+}

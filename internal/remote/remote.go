@@ -39,6 +39,7 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -187,6 +188,7 @@ type Remote struct {
 	mu      sync.Mutex
 	down    error  // why the last ping failed; nil when it succeeded
 	home    string // the login user's home on the node; "" until probed
+	uname   string // its `uname -sm`
 	ready   bool   // an agent of this binary answered
 	viaExec bool   // sshd refuses direct-streamlocal: reach the agent by `agent dial`
 }
@@ -232,6 +234,79 @@ func (r *Remote) Err() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.down
+}
+
+// Check is what a node says of itself.
+type Check struct {
+	RTT   time.Duration // of an SSH request on the open connection
+	OS    string        // its `uname -sm`
+	Agent *agent.Info   // the agent that answers; nil when none does
+	// Current: the agent runs this binary (else its next use replaces it).
+	Current bool
+}
+
+// Check contacts the node: a round trip, its OS, and its agent's Info when one answers. It
+// installs and starts nothing. A node of another platform is an error.
+func (r *Remote) Check(ctx context.Context) (Check, error) {
+	conn, err := r.rs.pool.Get(ctx, r.addr)
+	if err != nil {
+		return Check{}, r.unreachable(err)
+	}
+	began := time.Now()
+	if err := conn.Ping(ctx); err != nil {
+		return Check{}, r.unreachable(err)
+	}
+	c := Check{RTT: time.Since(began)}
+	r.mu.Lock()
+	probed := r.home != ""
+	r.mu.Unlock()
+	if !probed {
+		if err := r.probe(ctx, conn); err != nil {
+			return Check{}, err
+		}
+	}
+	r.mu.Lock()
+	c.OS = r.uname
+	r.mu.Unlock()
+	if info, err := r.info(ctx, conn); err == nil {
+		c.Agent = &info
+		if b, err := r.rs.binary(); err == nil {
+			c.Current = info.Checksum == b.sum
+		}
+	}
+	return c, nil
+}
+
+// ScanKey returns the host key that nd offers, unchecked: show its fingerprint before Trust.
+func (rs *Remotes) ScanKey(ctx context.Context, nd *config.Node) (ssh.PublicKey, error) {
+	return sshx.ScanHostKey(ctx, hostport(nd), pingEvery+pingTimeout)
+}
+
+// KnownHosts is the known_hosts file of the nodes.
+func (rs *Remotes) KnownHosts() string {
+	if rs.opts.KnownHosts == "" {
+		return "~/.ssh/known_hosts"
+	}
+	return rs.opts.KnownHosts
+}
+
+// Trust records key as the host key of nd in KnownHosts (sshx.Trust), and forgets the failed
+// connections to nd, so that it is dialed again at once.
+func (rs *Remotes) Trust(nd *config.Node, key ssh.PublicKey) error {
+	if err := sshx.Trust(rs.KnownHosts(), hostport(nd), key); err != nil {
+		return err
+	}
+	rs.pool.Reset(Addr(nd))
+	return nil
+}
+
+// hostport is where nd's sshd listens.
+func hostport(nd *config.Node) string {
+	port := nd.SSHPort
+	if port == 0 {
+		port = 22
+	}
+	return net.JoinHostPort(nd.Host, strconv.Itoa(port))
 }
 
 // monitor pings the node every pingEvery until ctx ends.
@@ -417,7 +492,7 @@ func (r *Remote) probe(ctx context.Context, conn *sshx.Conn) error {
 		return fmt.Errorf("node %s is %s (%s/%s), this harness is built for %s/%s: run a harness built for the node's platform", r.addr.Name, lines[0], goos, goarch, runtime.GOOS, runtime.GOARCH)
 	}
 	r.mu.Lock()
-	r.home = lines[1]
+	r.home, r.uname = lines[1], lines[0]
 	r.mu.Unlock()
 	return nil
 }

@@ -164,6 +164,20 @@ func (p *Pool) Get(ctx context.Context, addr Addr) (*Conn, error) {
 	}
 }
 
+// Reset forgets the failed dials of addr, so that the next Get dials at once: after the cause
+// was mended (a host key trusted, a key installed).
+func (p *Pool) Reset(addr Addr) {
+	a, err := addr.withDefaults()
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if h := p.hosts[a]; h != nil {
+		h.failures, h.lastErr, h.retryAt = 0, nil, time.Time{}
+	}
+}
+
 // dial connects to a and records the outcome in h.
 func (p *Pool) dial(a Addr, h *host) {
 	defer p.wg.Done()

@@ -666,6 +666,14 @@ func TestBackoffKeepsTheCause(t *testing.T) {
 	if accepts, _ := srv.counts(); accepts != 1 {
 		t.Errorf("connections = %d, want 1", accepts)
 	}
+	// Reset ends the backoff: the next Get dials again.
+	p.Reset(srv.addr())
+	if _, err := p.Get(ctx, srv.addr()); !errors.Is(err, ErrUnknownHost) || errors.Is(err, ErrBackoff) {
+		t.Errorf("Get after Reset = %v, want a new dial's ErrUnknownHost", err)
+	}
+	if accepts, _ := srv.counts(); accepts != 2 {
+		t.Errorf("connections after Reset = %d, want 2", accepts)
+	}
 }
 
 func TestBackoffDelays(t *testing.T) {

@@ -19,6 +19,8 @@ type Backend struct {
 	LogsFunc   func(ctx context.Context, req api.LogsRequest, emit func(api.LogLine) error) error
 	ExecFunc   func(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error)
 	HealthFunc func(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error)
+	HostsFunc  func(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error)
+	TrustFunc  func(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error)
 	WatchFunc  func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
 	// Rev is what Revision answers.
 	Rev uint64
@@ -34,7 +36,7 @@ type Backend struct {
 var _ httpapi.Backend = (*Backend)(nil)
 
 // Call is one call of a Backend method: its name ("Start", "Stop", "Status", "Logs", "Exec",
-// "Health", "Daemon", "Shutdown") and its request (nil for Daemon and Shutdown).
+// "Health", "Hosts", "Trust", "Daemon", "Shutdown") and its request (nil for Daemon and Shutdown).
 type Call struct {
 	Method  string
 	Request any
@@ -55,29 +57,17 @@ func (b *Backend) record(method string, req any) {
 
 // Start implements httpapi.Backend.
 func (b *Backend) Start(ctx context.Context, req api.StartRequest) (api.StartResponse, error) {
-	b.record("Start", req)
-	if b.StartFunc == nil {
-		return api.StartResponse{}, nil
-	}
-	return b.StartFunc(ctx, req)
+	return answer(b, "Start", b.StartFunc, ctx, req)
 }
 
 // Stop implements httpapi.Backend.
 func (b *Backend) Stop(ctx context.Context, req api.StopRequest) (api.StopResponse, error) {
-	b.record("Stop", req)
-	if b.StopFunc == nil {
-		return api.StopResponse{}, nil
-	}
-	return b.StopFunc(ctx, req)
+	return answer(b, "Stop", b.StopFunc, ctx, req)
 }
 
 // Status implements httpapi.Backend.
 func (b *Backend) Status(ctx context.Context, req api.StatusRequest) (api.Status, error) {
-	b.record("Status", req)
-	if b.StatusFunc == nil {
-		return api.Status{}, nil
-	}
-	return b.StatusFunc(ctx, req)
+	return answer(b, "Status", b.StatusFunc, ctx, req)
 }
 
 // Logs implements httpapi.Backend.
@@ -91,20 +81,33 @@ func (b *Backend) Logs(ctx context.Context, req api.LogsRequest, emit func(api.L
 
 // Exec implements httpapi.Backend.
 func (b *Backend) Exec(ctx context.Context, req api.ExecRequest) (api.ExecResponse, error) {
-	b.record("Exec", req)
-	if b.ExecFunc == nil {
-		return api.ExecResponse{}, nil
-	}
-	return b.ExecFunc(ctx, req)
+	return answer(b, "Exec", b.ExecFunc, ctx, req)
 }
 
 // Health implements httpapi.Backend.
 func (b *Backend) Health(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error) {
-	b.record("Health", req)
-	if b.HealthFunc == nil {
-		return api.HealthResponse{}, nil
+	return answer(b, "Health", b.HealthFunc, ctx, req)
+}
+
+// Hosts implements httpapi.Backend.
+func (b *Backend) Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error) {
+	return answer(b, "Hosts", b.HostsFunc, ctx, req)
+}
+
+// Trust implements httpapi.Backend.
+func (b *Backend) Trust(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error) {
+	return answer(b, "Trust", b.TrustFunc, ctx, req)
+}
+
+// answer records the call of method with req and answers it with f; nil f answers the zero
+// response.
+func answer[Req, Resp any](b *Backend, method string, f func(context.Context, Req) (Resp, error), ctx context.Context, req Req) (Resp, error) {
+	b.record(method, req)
+	if f == nil {
+		var zero Resp
+		return zero, nil
 	}
-	return b.HealthFunc(ctx, req)
+	return f(ctx, req)
 }
 
 // Daemon implements httpapi.Backend.
