@@ -96,7 +96,7 @@ func New(opts Options) *Remotes {
 		log:  log,
 		pool: sshx.NewPool(sshx.Options{
 			KnownHosts: opts.KnownHosts, Logger: log,
-			HandshakeTimeout: pingEvery + pingTimeout, MaxBackoff: 2 * pingEvery,
+			HandshakeTimeout: 10 * time.Second, MaxBackoff: 2 * pingEvery,
 		}),
 		ctx: ctx, cancel: cancel,
 		nodes: map[sshx.Addr]*Remote{},
