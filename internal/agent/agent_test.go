@@ -2,7 +2,10 @@ package agent_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"github.com/google/go-cmp/cmp"
 	"io"
 	"net"
 	"os"
@@ -184,5 +187,44 @@ func TestRestartedAgentAdopts(t *testing.T) {
 	}
 	if st, err := tg.Inspect(ctx, h); err != nil || st.Running {
 		t.Errorf("Inspect after Stop: %+v, %v; want not running", st, err)
+	}
+}
+
+// Put writes a file whole, with its mode, or not at all.
+func TestPut(t *testing.T) {
+	c := client(t, serve(t))
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "app.bin")
+	body := strings.Repeat("harness ", 100_000)
+	sum := sha256.Sum256([]byte(body))
+	res, err := c.Put(ctx, path, 0o750, strings.NewReader(body), hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := agent.PutResult{Path: path, Size: int64(len(body)), SHA256: hex.EncodeToString(sum[:])}
+	if diff := cmp.Diff(want, res); diff != "" {
+		t.Errorf("Put (-want +got):\n%s", diff)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != body {
+		t.Fatalf("the file: %d bytes, %v; want the body", len(got), err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o750 {
+		t.Errorf("mode %v, want 0750", st.Mode())
+	}
+
+	// A body of another checksum: refused, the old file stays, no temporary file is left.
+	_, err = c.Put(ctx, path, 0o644, strings.NewReader("other"), hex.EncodeToString(sum[:]))
+	if !errors.Is(err, target.ErrInvalidSpec) || !strings.Contains(err.Error(), "sha256") {
+		t.Errorf("Put with a wrong checksum: %v, want ErrInvalidSpec naming the sha256", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != body {
+		t.Error("a refused Put changed the file")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("files left beside it: %v", entries)
+	}
+	if _, err := c.Put(ctx, "relative/x", 0o644, strings.NewReader("x"), ""); !errors.Is(err, target.ErrInvalidSpec) {
+		t.Errorf("Put to a relative path: %v, want ErrInvalidSpec", err)
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/graph-network-harness/harness/target"
@@ -76,6 +79,26 @@ func (c *Client) ServiceLogs(ctx context.Context, stack, service string, opts ta
 	return c.post(ctx, "service-logs", serviceLogsRequest{Stack: stack, Service: service, Logs: opts})
 }
 
+// Put writes body to the file at path on the agent's node (absolute, or "~/" for its user's
+// home) with mode: whole or not at all. A non-empty sum (hex SHA-256) is checked before the
+// file takes its name.
+func (c *Client) Put(ctx context.Context, path string, mode os.FileMode, body io.Reader, sum string) (PutResult, error) {
+	q := url.Values{"path": {path}, "mode": {strconv.FormatUint(uint64(mode.Perm()), 8)}}
+	if sum != "" {
+		q.Set("sha256", sum)
+	}
+	rc, err := c.send(ctx, "put?"+q.Encode(), "application/octet-stream", body, false)
+	if err != nil {
+		return PutResult{}, err
+	}
+	defer rc.Close()
+	var res PutResult
+	if err := json.NewDecoder(rc).Decode(&res); err != nil {
+		return PutResult{}, fmt.Errorf("agent on %s: put: %w", c.node, err)
+	}
+	return res, nil
+}
+
 // call posts req to /v1/op and decodes the answer into resp.
 func (c *Client) call(ctx context.Context, op string, req, resp any) error {
 	body, err := c.post(ctx, op, req)
@@ -96,15 +119,21 @@ func (c *Client) post(ctx context.Context, op string, req any) (io.ReadCloser, e
 	if err != nil {
 		return nil, err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent/v1/"+op, bytes.NewReader(b))
+	return c.send(ctx, op, "application/json", bytes.NewReader(b), idempotent[op])
+}
+
+// send posts body to /v1/op (op may carry a query) and returns the answer's body, which the
+// caller closes; an error answer is a *remoteError.
+func (c *Client) send(ctx context.Context, op, contentType string, body io.Reader, retry bool) (io.ReadCloser, error) {
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://agent/v1/"+op, body)
 	if err != nil {
 		return nil, err
 	}
-	hr.Header.Set("Content-Type", "application/json")
-	if idempotent[op] {
+	hr.Header.Set("Content-Type", contentType)
+	if retry {
 		// net/http then sends the request again on a new connection when a kept-alive one
 		// turns out dead (the agent was restarted): the new connection starts the agent.
-		hr.Header.Set("Idempotency-Key", op)
+		hr.Header.Set("Idempotency-Key", "1")
 	}
 	res, err := c.http.Do(hr)
 	if err != nil {

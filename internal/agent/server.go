@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/graph-network-harness/harness/internal/httpapi"
@@ -115,6 +117,7 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/info", func(w http.ResponseWriter, r *http.Request) { s.reply(w, s.info, nil) })
 	mux.HandleFunc("POST /v1/start", s.start)
+	mux.HandleFunc("POST /v1/put", s.put)
 	handle := func(name string, op func(context.Context, target.Target, handleRequest) (any, error)) {
 		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
 			var req handleRequest
@@ -204,6 +207,69 @@ func (s *server) start(w http.ResponseWriter, r *http.Request) {
 	}
 	h, err := t.Start(r.Context(), req.Spec)
 	s.reply(w, h, err)
+}
+
+// put writes the request's body to the file ?path= (absolute, or "~/" for the home of the
+// agent's user) with ?mode= (octal; default 0644): into a temporary file beside it, synced,
+// then renamed, so the file is whole or absent. With ?sha256=, a body of another checksum is
+// refused and nothing is written.
+func (s *server) put(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	res, err := putFile(q.Get("path"), q.Get("mode"), q.Get("sha256"), r.Body)
+	s.reply(w, res, err)
+}
+
+func putFile(path, modeText, want string, body io.Reader) (PutResult, error) {
+	fail := func(err error) (PutResult, error) {
+		return PutResult{}, fmt.Errorf("put %s: %w", path, err)
+	}
+	if rest, ok := strings.CutPrefix(path, "~/"); ok {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return fail(err)
+		}
+		path = filepath.Join(home, rest)
+	}
+	if !filepath.IsAbs(path) {
+		return fail(fmt.Errorf("want an absolute path: %w", target.ErrInvalidSpec))
+	}
+	mode := uint64(0o644)
+	if modeText != "" {
+		var err error
+		if mode, err = strconv.ParseUint(modeText, 8, 32); err != nil || mode > 0o7777 {
+			return fail(fmt.Errorf("mode %q: want octal permissions: %w", modeText, target.ErrInvalidSpec))
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fail(err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fail(err)
+	}
+	defer os.Remove(f.Name()) // after the rename: nothing
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), body)
+	sum := hex.EncodeToString(h.Sum(nil))
+	if err == nil && want != "" && want != sum {
+		err = fmt.Errorf("the body's sha256 is %s, not %s: %w", sum, want, target.ErrInvalidSpec)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = f.Chmod(os.FileMode(mode))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	return PutResult{Path: path, Size: n, SHA256: sum}, nil
 }
 
 // logPath is the agent's log of a service: DIR/logs/STACK/SERVICE.log.

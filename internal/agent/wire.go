@@ -46,6 +46,13 @@ type serviceLogsRequest struct {
 	Logs    target.LogOptions `json:"logs,omitzero"`
 }
 
+// PutResult is the file that /v1/put wrote (Client.Put).
+type PutResult struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
 type execResponse struct {
 	ExitCode int    `json:"exit_code"`
 	Output   []byte `json:"output"`
