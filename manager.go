@@ -14,6 +14,7 @@ import (
 	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/registry"
+	"github.com/graph-network-harness/harness/internal/remote"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -29,16 +30,21 @@ type Options struct {
 	Environ []string
 	// Targets adds or replaces targets by name ("process", "docker").
 	Targets map[string]target.Target
-	Logger  *slog.Logger
+	// AgentBinary is the harness binary (cmd/harness) that remote nodes run as their agent,
+	// installed over SSH on first use: the embedding program is not one. Required only by
+	// stacks with remote services.
+	AgentBinary string
+	Logger      *slog.Logger
 }
 
 // Manager runs one stack.
 type Manager struct {
 	edit   sync.Mutex // serializes changes of the stack
 	reg    *registry.Registry
-	orch   *orchestrator.Orchestrator
-	local  *node.Local
-	cancel context.CancelFunc
+	orch    *orchestrator.Orchestrator
+	local   *node.Local
+	remotes *remote.Remotes
+	cancel  context.CancelFunc
 	done   chan error
 }
 
@@ -76,17 +82,25 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 	for name, t := range opts.Targets {
 		targets[name] = t
 	}
+	remotes := remote.New(remote.Options{KnownHosts: stack.Settings.KnownHosts, Executable: opts.AgentBinary, Logger: opts.Logger})
+	nodes := remotes.Targets
+	if opts.AgentBinary == "" {
+		nodes = func(nd *config.Node) (map[string]target.Target, error) {
+			return nil, errors.New("harness: Options.AgentBinary is not set: the harness binary that remote nodes run as their agent")
+		}
+	}
 	orch, err := orchestrator.New(orchestrator.Options{
-		Stack: stack, Registry: reg, Targets: targets, Environ: environ,
+		Stack: stack, Registry: reg, Targets: targets, Environ: environ, Nodes: nodes,
 		LogDir: filepath.Join(opts.DataDir, "logs"), Logger: opts.Logger,
 	})
 	if err != nil {
+		remotes.Close()
 		local.Close()
 		reg.Close()
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m := &Manager{reg: reg, orch: orch, local: local, cancel: cancel, done: make(chan error, 1)}
+	m := &Manager{reg: reg, orch: orch, local: local, remotes: remotes, cancel: cancel, done: make(chan error, 1)}
 	go func() { m.done <- orch.Run(runCtx) }()
 	if err := orch.Ready(ctx); err != nil { // waits until what runs is adopted
 		m.Close()
@@ -172,5 +186,5 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 func (m *Manager) Close() error {
 	m.cancel()
 	err := <-m.done
-	return errors.Join(err, m.local.Close(), m.reg.Close())
+	return errors.Join(err, m.remotes.Close(), m.local.Close(), m.reg.Close())
 }

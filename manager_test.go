@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,5 +111,23 @@ services:
 	}
 	if m.Stack() != before || len(m.Status()) != 2 {
 		t.Errorf("a rejected service changed the stack: %d services in the status", len(m.Status()))
+	}
+}
+
+// A remote service needs the harness binary to install on its node: without
+// Options.AgentBinary its start fails and says so, before anything is contacted.
+func TestRemoteServiceNeedsAgentBinary(t *testing.T) {
+	m := newManager(t, `version: "1.0"
+networks:
+  lan:
+    type: lan
+    subnet: 10.1.0.0/24
+    nodes: [{name: n1, host: 10.1.0.1, ssh_user: root}]
+services:
+  w: {type: remote, host: n1, binary: /usr/bin/w}
+`)
+	err := m.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "AgentBinary") {
+		t.Errorf("Start = %v, want an error naming Options.AgentBinary", err)
 	}
 }
