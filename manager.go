@@ -39,13 +39,13 @@ type Options struct {
 
 // Manager runs one stack.
 type Manager struct {
-	edit   sync.Mutex // serializes changes of the stack
-	reg    *registry.Registry
+	edit    sync.Mutex // serializes changes of the stack
+	reg     *registry.Registry
 	orch    *orchestrator.Orchestrator
 	local   *node.Local
 	remotes *remote.Remotes
 	cancel  context.CancelFunc
-	done   chan error
+	done    chan error
 }
 
 // New loads the stack, opens the data dir, adopts what already runs from an earlier Manager
