@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,7 +157,47 @@ func (a *app) startAgent(ctx context.Context, dir string) error {
 	if err != nil {
 		return fail(err)
 	}
+	pruneBinaries(exe, keptBinaries)
 	return nil
+}
+
+// keptBinaries is how many installed harness binaries a node keeps: the running one and the
+// most recent others (a controller of the previous version finds its own).
+const keptBinaries = 3
+
+// pruneBinaries removes the oldest binaries that controllers installed beside exe
+// (~/.harness/bin/VERSION-SHA8/harness), keeping exe's and the keep-1 most recent others.
+// An exe installed elsewhere prunes nothing. Failures are ignored: a later start tries again.
+func pruneBinaries(exe string, keep int) {
+	versionDir := filepath.Dir(exe)
+	binDir := filepath.Dir(versionDir)
+	if filepath.Base(exe) != "harness" || filepath.Base(binDir) != "bin" || filepath.Base(filepath.Dir(binDir)) != ".harness" {
+		return
+	}
+	entries, err := os.ReadDir(binDir)
+	if err != nil {
+		return
+	}
+	type installed struct {
+		path string
+		mod  time.Time
+	}
+	var others []installed
+	for _, e := range entries {
+		p := filepath.Join(binDir, e.Name())
+		if !e.IsDir() || p == versionDir {
+			continue
+		}
+		if info, err := os.Stat(filepath.Join(p, "harness")); err == nil {
+			others = append(others, installed{p, info.ModTime()})
+		}
+	}
+	slices.SortFunc(others, func(a, b installed) int { return b.mod.Compare(a.mod) })
+	for i, o := range others {
+		if i >= keep-1 {
+			_ = os.RemoveAll(o.path)
+		}
+	}
 }
 
 // agentHolding returns the PID of the agent that holds the lock of dir; 0 when none does.
