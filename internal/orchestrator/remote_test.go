@@ -255,3 +255,21 @@ func TestNodeReopenedWhenItsLoginChanges(t *testing.T) {
 		t.Errorf("nodes opened (-want +got):\n%s", diff)
 	}
 }
+
+// A container on a remote node is refused with the reason, before anything runs there.
+func TestRemoteContainerRefused(t *testing.T) {
+	node := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
+	yaml := strings.Replace(remoteStack, "b: {type: remote, host: nb, binary: /usr/bin/b,", "b: {type: remote, host: nb, image: busybox,", 1)
+	e := newTargetsEnv(t, t.TempDir(), yaml, node.Fake, orchestrator.Options{
+		Nodes: func(*config.Node) (map[string]target.Target, error) {
+			return map[string]target.Target{"process": node, "docker": node}, nil
+		},
+	})
+	_, err := e.o.Start(context.Background(), "b")
+	if err == nil || !strings.Contains(err.Error(), "container on remote node nb is not supported yet") {
+		t.Errorf("Start b: %v, want the container refused", err)
+	}
+	if got := e.calls("Start"); len(got) != 0 {
+		t.Errorf("started %q, want nothing", got)
+	}
+}

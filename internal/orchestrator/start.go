@@ -271,6 +271,9 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 		Labels:     svc.Labels,
 	}
 	if svc.IsContainer() {
+		if svc.Type == config.TypeRemote {
+			return target.Spec{}, fmt.Errorf("a container on remote node %s is not supported yet: run it there as a process (binary): %w", svc.Host, target.ErrInvalidSpec)
+		}
 		return spec, o.containerSpec(ctx, tgt, svc, &spec)
 	}
 	args, err := renderAll(svc.Args, resolve)
