@@ -5,8 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -227,5 +231,58 @@ func TestPut(t *testing.T) {
 	}
 	if _, err := c.Put(ctx, "relative/x", 0o644, strings.NewReader("x"), ""); !errors.Is(err, target.ErrInvalidSpec) {
 		t.Errorf("Put to a relative path: %v, want ErrInvalidSpec", err)
+	}
+}
+
+// networker is a target with networks, for the network operations over the wire.
+type networker struct {
+	*targettest.Fake
+	mu      sync.Mutex
+	removed []string
+}
+
+func (n *networker) EnsureNetwork(_ context.Context, nw target.Network) (target.Network, error) {
+	if !nw.Subnet.IsValid() {
+		nw.Subnet = netip.MustParsePrefix("10.77.0.0/24")
+	}
+	nw.Gateway = nw.Subnet.Addr().Next()
+	return nw, nil
+}
+
+func (n *networker) RemoveStack(_ context.Context, stack string, volumes bool) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.removed = append(n.removed, fmt.Sprintf("%s volumes=%v", stack, volumes))
+	return nil
+}
+
+// The network operations of a node's container target work over the wire; a target without
+// networks says so with ErrUnsupported.
+func TestNetworksOverTheWire(t *testing.T) {
+	nw := &networker{Fake: targettest.NewFake()}
+	srv := httptest.NewServer(agent.NewHandler(map[string]target.Target{"docker": nw, "process": targettest.NewFake()}, t.TempDir(), "test", slog.New(slog.DiscardHandler)))
+	defer srv.Close()
+	c := agent.NewClient("h1", agent.ClientOptions{Dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	}})
+	defer c.Close()
+	ctx := context.Background()
+	got, err := c.Target("docker").(target.Networker).EnsureNetwork(ctx, target.Network{Name: "harness-s", Stack: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := target.Network{Name: "harness-s", Stack: "s", Subnet: netip.MustParsePrefix("10.77.0.0/24"), Gateway: netip.MustParseAddr("10.77.0.1")}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }), cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		t.Errorf("EnsureNetwork (-want +got):\n%s", diff)
+	}
+	if err := c.Target("docker").(target.Networker).RemoveStack(ctx, "s", true); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"s volumes=true"}, nw.removed); diff != "" {
+		t.Errorf("RemoveStack calls (-want +got):\n%s", diff)
+	}
+	if err := c.Target("process").(target.Networker).RemoveStack(ctx, "s", false); !errors.Is(err, target.ErrUnsupported) {
+		t.Errorf("RemoveStack on the process target: %v, want ErrUnsupported", err)
 	}
 }

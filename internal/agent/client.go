@@ -157,7 +157,10 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 }
 
 // idempotent are the operations that may be sent twice: they change nothing.
-var idempotent = map[string]bool{"info": true, "inspect": true, "wait": true, "logs": true, "service-logs": true}
+var idempotent = map[string]bool{
+	"info": true, "inspect": true, "wait": true, "logs": true, "service-logs": true,
+	"ensure-network": true, "remove-stack": true,
+}
 
 // remoteError is an error the agent answered: its message as the agent wrote it, and the
 // target sentinel it wrapped there.
@@ -176,12 +179,25 @@ type remoteTarget struct {
 }
 
 var (
-	_ target.Target   = (*remoteTarget)(nil)
-	_ target.Execer   = (*remoteTarget)(nil)
-	_ target.Signaler = (*remoteTarget)(nil)
-	_ target.Dialer   = (*remoteTarget)(nil)
-	_ target.Pinger   = (*remoteTarget)(nil)
+	_ target.Target    = (*remoteTarget)(nil)
+	_ target.Execer    = (*remoteTarget)(nil)
+	_ target.Signaler  = (*remoteTarget)(nil)
+	_ target.Dialer    = (*remoteTarget)(nil)
+	_ target.Pinger    = (*remoteTarget)(nil)
+	_ target.Networker = (*remoteTarget)(nil)
 )
+
+// EnsureNetwork ensures the network n on the node (the agent's target must be a Networker).
+func (t *remoteTarget) EnsureNetwork(ctx context.Context, n target.Network) (target.Network, error) {
+	var out target.Network
+	err := t.c.call(ctx, "ensure-network", networkRequest{Target: t.name, Network: n}, &out)
+	return out, err
+}
+
+// RemoveStack removes the networks (and with volumes the named volumes) of stack on the node.
+func (t *remoteTarget) RemoveStack(ctx context.Context, stack string, volumes bool) error {
+	return t.c.call(ctx, "remove-stack", networkRequest{Target: t.name, Stack: stack, Volumes: volumes}, &struct{}{})
+}
 
 // DialContext connects to address as the agent's node sees it.
 func (t *remoteTarget) DialContext(ctx context.Context, network, address string) (net.Conn, error) {

@@ -118,6 +118,32 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 	mux.HandleFunc("POST /v1/info", func(w http.ResponseWriter, r *http.Request) { s.reply(w, s.info, nil) })
 	mux.HandleFunc("POST /v1/start", s.start)
 	mux.HandleFunc("POST /v1/put", s.put)
+	network := func(name string, op func(context.Context, target.Networker, networkRequest) (any, error)) {
+		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
+			var req networkRequest
+			if !s.decode(w, r, &req) {
+				return
+			}
+			t, err := s.target(req.Target)
+			if err != nil {
+				s.reply(w, nil, err)
+				return
+			}
+			nw, ok := t.(target.Networker)
+			if !ok {
+				s.reply(w, nil, fmt.Errorf("%s: the %s target has no networks: %w", name, req.Target, target.ErrUnsupported))
+				return
+			}
+			resp, err := op(r.Context(), nw, req)
+			s.reply(w, resp, err)
+		})
+	}
+	network("ensure-network", func(ctx context.Context, nw target.Networker, req networkRequest) (any, error) {
+		return nw.EnsureNetwork(ctx, req.Network)
+	})
+	network("remove-stack", func(ctx context.Context, nw target.Networker, req networkRequest) (any, error) {
+		return struct{}{}, nw.RemoveStack(ctx, req.Stack, req.Volumes)
+	})
 	handle := func(name string, op func(context.Context, target.Target, handleRequest) (any, error)) {
 		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
 			var req handleRequest

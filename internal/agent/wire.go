@@ -39,6 +39,15 @@ type handleRequest struct {
 	Logs   target.LogOptions `json:"logs,omitzero"`    // logs
 }
 
+// networkRequest asks Target, a target.Networker, to ensure Network (ensure-network) or to
+// remove what it keeps for Stack (remove-stack).
+type networkRequest struct {
+	Target  string         `json:"target"`
+	Network target.Network `json:"network,omitzero"`
+	Stack   string         `json:"stack,omitempty"`
+	Volumes bool           `json:"volumes,omitempty"`
+}
+
 // serviceLogsRequest asks for the agent's log of a service, whether or not it runs.
 type serviceLogsRequest struct {
 	Stack   string            `json:"stack"`

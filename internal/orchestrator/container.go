@@ -32,8 +32,13 @@ type bridge struct {
 // containerSpec completes spec for the container service svc: image, build context,
 // command, entrypoint, ports, mounts, and its address on the stack's bridge, which it makes
 // sure exists. A container inherits nothing of the harness command's environment.
+//
+// A container on a remote node runs on that node's engine: its image must be there (or
+// pullable from there), its bind mounts are paths of the node, and it joins the stack's
+// network on the node at an address the node's engine picks.
 func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc *config.Service, spec *target.Spec) error {
 	v := o.view()
+	remote := svc.Type == config.TypeRemote
 	resolve := o.resolver(svc)
 	c := &target.Container{Image: svc.Image}
 	var err error
@@ -45,6 +50,9 @@ func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc
 		return fmt.Errorf("entrypoint: %w", err)
 	}
 	if b := svc.Build; b != nil {
+		if remote {
+			return fmt.Errorf("building an image on remote node %s is not supported yet: build %s there, or push it to a registry the node reaches, and name it in image: %w", svc.Host, b.Context, target.ErrInvalidSpec)
+		}
 		c.Build = &target.Build{Context: hostPath(v.stack.Dir, b.Context), Dockerfile: b.Dockerfile, Args: b.Args}
 	}
 	for _, p := range svc.Ports {
@@ -52,7 +60,10 @@ func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc
 	}
 	for _, vol := range svc.Volumes {
 		m := target.Mount{Source: vol.Source, Target: vol.Target, ReadOnly: vol.ReadOnly, Volume: !vol.Bind}
-		if vol.Bind {
+		switch {
+		case vol.Bind && remote && !filepath.IsAbs(vol.Source):
+			return fmt.Errorf("volume %s: a bind mount on remote node %s needs an absolute path there: %w", vol.Source, svc.Host, target.ErrInvalidSpec)
+		case vol.Bind && !remote:
 			m.Source = hostPath(v.stack.Dir, vol.Source)
 		}
 		c.Mounts = append(c.Mounts, m)
@@ -62,16 +73,23 @@ func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc
 	if !ok {
 		return fmt.Errorf("%w: the container target has no networks", ErrNoTarget)
 	}
-	net, err := nw.EnsureNetwork(ctx, target.Network{Name: BridgeName(v.stack.Name), Stack: v.stack.Name, Subnet: o.containerSubnet(svc)})
+	n := target.Network{Name: BridgeName(v.stack.Name), Stack: v.stack.Name}
+	if !remote {
+		n.Subnet = o.containerSubnet(svc)
+	}
+	net, err := nw.EnsureNetwork(ctx, n)
 	if err != nil {
 		return err
+	}
+	c.Network, spec.Container = net.Name, c
+	if remote {
+		return nil // the node's engine picks the address
 	}
 	ip, err := o.allocate(svc.Name, net)
 	if err != nil {
 		return err
 	}
-	c.Network, c.IP = net.Name, ip.String()
-	spec.Container = c
+	c.IP = ip.String()
 	return nil
 }
 
@@ -240,7 +258,10 @@ func (o *Orchestrator) removeStack(ctx context.Context, volumes bool) error {
 		}
 		done[tgt] = true
 		if nw, ok := tgt.(target.Networker); ok {
-			errs = append(errs, nw.RemoveStack(ctx, v.stack.Name, volumes))
+			// A remote node's process target speaks the Networker API and has no networks.
+			if err := nw.RemoveStack(ctx, v.stack.Name, volumes); !errors.Is(err, target.ErrUnsupported) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	o.bridge.mu.Lock()

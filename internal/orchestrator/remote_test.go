@@ -256,20 +256,55 @@ func TestNodeReopenedWhenItsLoginChanges(t *testing.T) {
 	}
 }
 
-// A container on a remote node is refused with the reason, before anything runs there.
-func TestRemoteContainerRefused(t *testing.T) {
+// A container on a remote node runs on the node's engine, on the stack's network there at an
+// address the node picks; the others reach it at the port it publishes on the node. Building
+// its image there is refused before anything runs.
+func TestRemoteContainer(t *testing.T) {
+	local := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
 	node := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
-	yaml := strings.Replace(remoteStack, "b: {type: remote, host: nb, binary: /usr/bin/b,", "b: {type: remote, host: nb, image: busybox,", 1)
-	e := newTargetsEnv(t, t.TempDir(), yaml, node.Fake, orchestrator.Options{
+	yaml := strings.Replace(remoteStack, "b: {type: remote, host: nb, binary: /usr/bin/b, ports: [7000],",
+		`b: {type: remote, host: nb, image: "img:1", ports: ["7100:7000"], volumes: ["/srv/b:/data"],`, 1)
+	e := newTargetsEnv(t, t.TempDir(), yaml, local.Fake, orchestrator.Options{
+		Targets: map[string]target.Target{"process": local},
 		Nodes: func(*config.Node) (map[string]target.Target, error) {
 			return map[string]target.Target{"process": node, "docker": node}, nil
 		},
 	})
-	_, err := e.o.Start(context.Background(), "b")
-	if err == nil || !strings.Contains(err.Error(), "container on remote node nb is not supported yet") {
-		t.Errorf("Start b: %v, want the container refused", err)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
 	}
-	if got := e.calls("Start"); len(got) != 0 {
-		t.Errorf("started %q, want nothing", got)
+	b := node.spec("b")
+	want := &target.Container{
+		Image:   "img:1",
+		Ports:   []target.Port{{Target: 7000, Published: 7100, Protocol: "tcp"}},
+		Mounts:  []target.Mount{{Source: "/srv/b", Target: "/data"}},
+		Network: "harness-r",
+	}
+	if diff := cmp.Diff(want, b.Container); diff != "" {
+		t.Errorf("b's container on node nb (-want +got):\n%s", diff)
+	}
+	if b.LogPath != "" {
+		t.Errorf("b's log path %q: want the agent's", b.LogPath)
+	}
+	if got := node.spec("a").Argv; !slices.Equal(got, []string{"./a", "10.1.0.2:7100", "127.0.0.1:7001"}) {
+		t.Errorf("a's argv %q: want b at node nb's address and published port", got)
+	}
+	for _, r := range e.o.Status() {
+		if r.Key.Service == "b" {
+			if diff := cmp.Diff([]registry.Endpoint{{Network: "lan", IP: "10.1.0.2", Port: 7100}}, r.Endpoints); diff != "" {
+				t.Errorf("b's endpoints (-want +got):\n%s", diff)
+			}
+		}
+	}
+
+	built := strings.Replace(yaml, `image: "img:1"`, `build: {context: ./b}`, 1)
+	e2 := newTargetsEnv(t, t.TempDir(), built, local.Fake, orchestrator.Options{
+		Nodes: func(*config.Node) (map[string]target.Target, error) {
+			return map[string]target.Target{"process": node, "docker": node}, nil
+		},
+	})
+	_, err := e2.o.Start(context.Background(), "b")
+	if err == nil || !strings.Contains(err.Error(), "building an image on remote node nb is not supported yet") {
+		t.Errorf("Start b with build: %v, want it refused", err)
 	}
 }

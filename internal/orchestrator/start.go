@@ -272,7 +272,7 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 	}
 	if svc.IsContainer() {
 		if svc.Type == config.TypeRemote {
-			return target.Spec{}, fmt.Errorf("a container on remote node %s is not supported yet: run it there as a process (binary): %w", svc.Host, target.ErrInvalidSpec)
+			spec.LogPath = "" // the agent keeps it
 		}
 		return spec, o.containerSpec(ctx, tgt, svc, &spec)
 	}
@@ -314,14 +314,19 @@ func (o *Orchestrator) resolver(from *config.Service) config.Resolver {
 		fromNode, toNode := st.NodeName(from), st.NodeName(to)
 		switch {
 		case toNode != "local":
-			if to.IsContainer() {
-				return "", fmt.Errorf("%s is a container on node %s: its address there is not known yet", to.Name, toNode)
-			}
-			host := "127.0.0.1"
-			if fromNode != toNode {
+			// A remote container is reached at the ports it publishes on its node: from its
+			// node's processes on loopback, from anywhere else (its node's containers too)
+			// at the node's address.
+			host, port := "127.0.0.1", firstPort(to)
+			if fromNode != toNode || (to.IsContainer() && from.IsContainer()) {
 				host = st.Node(to.Host).Host
 			}
-			return config.PropertyValue(r.Property, host, firstPort(to))
+			if to.IsContainer() {
+				if port = publishedPort(to); port == 0 {
+					return "", fmt.Errorf("%s, a container on node %s, publishes no port there: give it ports as HOST:CONTAINER", to.Name, toNode)
+				}
+			}
+			return config.PropertyValue(r.Property, host, port)
 		case fromNode != "local":
 			return "", fmt.Errorf("%s runs on the controller's host, which node %s reaches at no known address yet", to.Name, fromNode)
 		}
@@ -350,20 +355,38 @@ func firstPort(svc *config.Service) int {
 	return svc.Ports[0].HostPort()
 }
 
+// publishedPort is the first port that container svc publishes on its host; 0 when none.
+func publishedPort(svc *config.Service) int {
+	for _, p := range svc.Ports {
+		if p.Published != 0 {
+			return p.Published
+		}
+	}
+	return 0
+}
+
 // endpoints are the addresses a service started from spec is reached at: a local process on
-// loopback, a container on its bridge and its published ports, a remote process at its
-// node's address on the node's network.
+// loopback, a local container on its bridge and its published ports, a remote process at its
+// node's address on the node's network, a remote container at the ports it publishes there.
 func endpoints(st *config.Stack, svc *config.Service, spec target.Spec) []registry.Endpoint {
-	if c := spec.Container; c != nil {
+	nd := st.Node(svc.Host)
+	remote := svc.Type == config.TypeRemote && nd != nil
+	if c := spec.Container; c != nil && !remote {
 		return containerEndpoints(svc, c.Network, c.IP)
 	}
 	network, ip := "loopback", "127.0.0.1"
-	if nd := st.Node(svc.Host); svc.Type == config.TypeRemote && nd != nil {
+	if remote {
 		network, ip = nd.Network, nd.Host
 	}
 	var out []registry.Endpoint
 	for _, p := range svc.Ports {
-		out = append(out, registry.Endpoint{Network: network, IP: ip, Port: p.HostPort()})
+		port := p.HostPort()
+		if spec.Container != nil {
+			port = p.Published
+		}
+		if port != 0 {
+			out = append(out, registry.Endpoint{Network: network, IP: ip, Port: port})
+		}
 	}
 	return out
 }

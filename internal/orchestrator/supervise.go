@@ -239,11 +239,23 @@ func (o *Orchestrator) restartUnhealthy(inst *instance, r *run) {
 	_ = o.launch(ctx, inst, restarts+1)
 }
 
+// inspectTimeout bounds the Inspect that finds a remote container's address for its checks.
+const inspectTimeout = 10 * time.Second
+
 // checkEnv is where the checks of the run h of svc run: on its target, which delivers its
 // output from since; a container is reached at its bridge address.
 func (o *Orchestrator) checkEnv(svc *config.Service, tgt target.Target, h target.Handle, since time.Time) health.CheckEnv {
 	host := "127.0.0.1"
-	if svc.IsContainer() {
+	switch {
+	case svc.IsContainer() && svc.Type == config.TypeRemote:
+		// On its node's bridge, at the address the node's engine gave it.
+		ctx, cancel := context.WithTimeout(context.Background(), inspectTimeout)
+		st, err := tgt.Inspect(ctx, h)
+		cancel()
+		if err == nil {
+			host = st.IP
+		}
+	case svc.IsContainer():
 		host, _ = o.containerAddr(svc.Name) // none: checks that need it say so
 	}
 	env := health.CheckEnv{
