@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -45,11 +47,7 @@ func (d *daemon) Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResp
 
 // hostOf contacts nd and says what it answered.
 func hostOf(ctx context.Context, rs *remote.Remotes, nd *config.Node) api.Host {
-	addr := remote.Addr(nd)
-	h := api.Host{Name: nd.Name, Host: nd.Host, Port: addr.Port, User: nd.SSHUser, Network: nd.Network}
-	if h.Port == 0 {
-		h.Port = 22
-	}
+	h := api.Host{Name: nd.Name, Host: nd.Host, Port: nd.SSHPort, User: nd.SSHUser, Network: nd.Network}
 	c, err := rs.Node(nd).Check(ctx)
 	if err != nil {
 		h.Error = err.Error()
@@ -101,12 +99,8 @@ func (d *daemon) Trust(ctx context.Context, req api.TrustRequest) (api.TrustResp
 	if err != nil {
 		return api.TrustResponse{}, fmt.Errorf("node %s: %w", nd.Name, err)
 	}
-	addr := remote.Addr(nd)
-	if addr.Port == 0 {
-		addr.Port = 22
-	}
 	resp := api.TrustResponse{
-		Node: nd.Name, Host: fmt.Sprintf("%s:%d", nd.Host, addr.Port), KeyType: key.Type(),
+		Node: nd.Name, Host: net.JoinHostPort(nd.Host, strconv.Itoa(nd.SSHPort)), KeyType: key.Type(),
 		Fingerprint: ssh.FingerprintSHA256(key), File: rs.KnownHosts(),
 	}
 	if req.Fingerprint == "" {
