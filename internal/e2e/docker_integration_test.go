@@ -58,22 +58,28 @@ func (d *dockerStack) expand(yaml string) string {
 	return strings.NewReplacer("NAME", d.name, "IMAGE", d.image).Replace(yaml)
 }
 
-// leftovers lists the containers, networks and volumes labelled with the stack.
+// leftovers lists the containers and networks labelled with the stack.
 func (d *dockerStack) leftovers() string {
 	d.t.Helper()
+	return stackLeftovers(d.t, d.api, d.name)
+}
+
+// stackLeftovers lists the containers and networks of api's engine labelled with stack.
+func stackLeftovers(t *testing.T, api *client.Client, stack string) string {
+	t.Helper()
 	ctx := context.Background()
-	label := client.Filters{}.Add("label", "harness.stack="+d.name)
+	label := client.Filters{}.Add("label", "harness.stack="+stack)
 	var left []string
-	cs, err := d.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
+	cs, err := api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
 	if err != nil {
-		d.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, c := range cs.Items {
 		left = append(left, "container "+strings.Join(c.Names, ","))
 	}
-	ns, err := d.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})
+	ns, err := api.NetworkList(ctx, client.NetworkListOptions{Filters: label})
 	if err != nil {
-		d.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for _, n := range ns.Items {
 		left = append(left, "network "+n.Name)

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/client"
+
 	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/internal/testenv"
 )
@@ -371,5 +373,54 @@ func TestRemoteHostKeysAndLogin(t *testing.T) {
 	r = hs.must(4, "start")
 	if !strings.Contains(r.stdout+r.stderr, "unable to authenticate") || !strings.Contains(r.stdout+r.stderr, "nobody-here@") {
 		t.Errorf("start with a wrong user does not show the SSH error:\n%s", r)
+	}
+}
+
+// A container on host a's own engine, reached from a process on host b at the port it
+// publishes on a; its health check runs on a, its logs and exec work, and down removes it
+// from a's engine.
+func TestRemoteContainer(t *testing.T) {
+	tag := fmt.Sprintf("harness-test-web:%d", time.Now().UnixNano())
+	hs := newHostsStack(t, []string{"a", "b"}, `
+  web:
+    type: remote
+    host: a
+    image: `+tag+`
+    command: ["-listen", ":8080"]
+    ports: ["18080:8080"]
+    health_check: {http: "http://127.0.0.1:8080/health", interval: 1s}
+  client:
+    type: remote
+    host: b
+    binary: /root/testserver
+    args: ["-fetch", "http://${web.addr}/", "-listen", ":18081"]
+    dependencies: [web]
+`)
+	a := hs.hosts["a"]
+	engine := a.Docker(t)
+	testenv.DockerImage(t, engine, tag, map[string]string{"/srv": hs.server}, []string{"/srv"})
+
+	hs.must(0, "start")
+	st := hs.status()
+	if web := st["web"]; web.State != "running" || web.Health != "healthy" || web.Node != "a" || web.ContainerID == "" {
+		t.Errorf("web: %+v; want a healthy container on a", web)
+	}
+	if logs := hs.must(0, "logs", "client").stdout; !strings.Contains(logs, fmt.Sprintf("fetched http://%s:18080/: hello from", a.Addr)) {
+		t.Errorf("client did not reach web at a's address and published port:\n%s", logs)
+	}
+	if logs := hs.must(0, "logs", "web").stdout; !strings.Contains(logs, "listening on") {
+		t.Errorf("logs web:\n%s", logs)
+	}
+	if out := hs.must(0, "exec", "web", "--", "/srv", "-version").stdout; !strings.Contains(out, "testserver") {
+		t.Errorf("exec web -- /srv -version: %q", out)
+	}
+	hs.must(0, "down")
+	api, err := client.New(client.WithHost(engine))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Close()
+	if left := stackLeftovers(t, api, "multi"); left != "" {
+		t.Errorf("left on a's engine after down: %s", left)
 	}
 }

@@ -34,6 +34,18 @@
 // (sshd.log), whose tail goes into the test log when a helper or the test fails. Programs in the
 // test's /tmp (go test's binaries) must be copied to a host path (Path) to run inside a host.
 //
+// A host can have its own Docker engine: a.Docker(t) starts a dockerd (and its containerd)
+// inside a, in new PID and mount namespaces under docker-init, and returns its DOCKER_HOST for
+// the test process, unix://Dir/run/docker.sock. It is a's default engine: a's /run becomes a
+// private bind of Dir/run holding the machine's /run entries but Docker's and containerd's, so
+// every program of a reaches it at /var/run/docker.sock, and the machine's /run is untouched.
+// Containers publish their ports on a's addresses only, reached at a.Addr from the test
+// process. Data root Dir/docker, storage driver overlay2 (vfs where overlay mounts fail), log
+// Dir/dockerd.log; containers' cgroups are under /NETNS in each hierarchy. When the test ends,
+// dockerd gets SIGTERM (it stops the containers) and, after 30s, its PID namespace is killed,
+// which takes containerd, the shims and the containers with it, also when a later NewLAN reaps
+// a killed test's hosts; the cgroups are then removed, or by the next Docker on the machine.
+//
 // The subnet is picked under a machine-wide lock (/run/harness-test/lock) among the /24s of
 // 10.0.0.0/8 that overlap no route, and its route exists before the lock is released, so
 // parallel tests and test binaries never share one. NewLAN also inserts an iptables FORWARD
