@@ -119,24 +119,14 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 	mux.HandleFunc("POST /v1/start", s.start)
 	mux.HandleFunc("POST /v1/put", s.put)
 	network := func(name string, op func(context.Context, target.Networker, networkRequest) (any, error)) {
-		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
-			var req networkRequest
-			if !s.decode(w, r, &req) {
-				return
-			}
-			t, err := s.target(req.Target)
-			if err != nil {
-				s.reply(w, nil, err)
-				return
-			}
-			nw, ok := t.(target.Networker)
-			if !ok {
-				s.reply(w, nil, fmt.Errorf("%s: the %s target has no networks: %w", name, req.Target, target.ErrUnsupported))
-				return
-			}
-			resp, err := op(r.Context(), nw, req)
-			s.reply(w, resp, err)
-		})
+		route(s, mux, name, func(r networkRequest) string { return r.Target },
+			func(ctx context.Context, t target.Target, req networkRequest) (any, error) {
+				nw, ok := t.(target.Networker)
+				if !ok {
+					return nil, fmt.Errorf("%s: the %s target has no networks: %w", name, req.Target, target.ErrUnsupported)
+				}
+				return op(ctx, nw, req)
+			})
 	}
 	network("ensure-network", func(ctx context.Context, nw target.Networker, req networkRequest) (any, error) {
 		return nw.EnsureNetwork(ctx, req.Network)
@@ -145,19 +135,7 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 		return struct{}{}, nw.RemoveStack(ctx, req.Stack, req.Volumes)
 	})
 	handle := func(name string, op func(context.Context, target.Target, handleRequest) (any, error)) {
-		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
-			var req handleRequest
-			if !s.decode(w, r, &req) {
-				return
-			}
-			t, err := s.target(req.Handle.Target)
-			if err != nil {
-				s.reply(w, nil, err)
-				return
-			}
-			resp, err := op(r.Context(), t, req)
-			s.reply(w, resp, err)
-		})
+		route(s, mux, name, func(r handleRequest) string { return r.Handle.Target }, op)
 	}
 	handle("wait", func(ctx context.Context, t target.Target, req handleRequest) (any, error) {
 		return t.Wait(ctx, req.Handle)
@@ -213,6 +191,24 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 		s.stream(w, logfile.NewReader(r.Context(), path, o, func(err error) error { return err }), nil)
 	})
 	return mux
+}
+
+// route serves POST /v1/NAME: it decodes a Req, finds the target that targetOf names in it,
+// and answers what op returns.
+func route[Req any](s *server, mux *http.ServeMux, name string, targetOf func(Req) string, op func(context.Context, target.Target, Req) (any, error)) {
+	mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
+		var req Req
+		if !s.decode(w, r, &req) {
+			return
+		}
+		t, err := s.target(targetOf(req))
+		if err != nil {
+			s.reply(w, nil, err)
+			return
+		}
+		resp, err := op(r.Context(), t, req)
+		s.reply(w, resp, err)
+	})
 }
 
 func (s *server) start(w http.ResponseWriter, r *http.Request) {
@@ -391,6 +387,11 @@ func ExecutableChecksum() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return FileChecksum(path)
+}
+
+// FileChecksum is the SHA-256 (hex) of the file at path.
+func FileChecksum(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

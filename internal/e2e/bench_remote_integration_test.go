@@ -237,7 +237,7 @@ func newRemoteBench(t testing.TB, server string) *remoteBench {
 	lan, hosts := newHosts(t)
 	var nodes, services strings.Builder
 	for i, h := range hosts {
-		copyTo(t, server, h.Path("/root/testserver"))
+		copyExecutable(t, server, h.Path("/root/testserver"))
 		fmt.Fprintf(&nodes, "      - {name: %s, host: %s, ssh_user: root, ssh_key: %s}\n", h.Name, h.Addr, lan.KeyFile)
 		fmt.Fprintf(&services, `  s%d:
     type: remote
@@ -272,18 +272,6 @@ networks:
 	// Registered after the hosts: it runs before they are removed.
 	t.Cleanup(rb.cleanup)
 	return rb
-}
-
-// copyTo copies the executable from to to.
-func copyTo(t testing.TB, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // run runs harness with args and returns its result.
@@ -482,7 +470,7 @@ func (ab *ansibleBench) check() {
 	ab.t.Helper()
 	for _, h := range ab.hosts {
 		deadline := time.Now().Add(10 * time.Second)
-		for !hostRuns(ab.t, h, "/root/harness agent run") {
+		for len(commands(ab.t, h, "/root/harness agent run")) == 0 {
 			if time.Now().After(deadline) {
 				ab.t.Fatalf("host %s does not run the agent started by Ansible", h.Name)
 			}
@@ -497,17 +485,6 @@ func (ab *ansibleBench) cleanup() {
 	for _, pid := range pidsWithArg(ab.dir) {
 		_ = syscall.Kill(pid, syscall.SIGTERM)
 	}
-}
-
-// hostRuns reports whether one of h's processes has a command line that starts with prefix.
-func hostRuns(t testing.TB, h *testenv.Host, prefix string) bool {
-	for _, pid := range h.Pids(t) {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && strings.HasPrefix(strings.ReplaceAll(string(cmdline), "\x00", " "), prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 // pidsWithArg returns the PIDs of the processes whose command line contains s.

@@ -57,7 +57,7 @@ networks:
 	return hs
 }
 
-func copyExecutable(t *testing.T, from, to string) {
+func copyExecutable(t testing.TB, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	if err != nil {
@@ -165,22 +165,23 @@ func TestRemoteStack(t *testing.T) {
 		}
 	}
 	for _, host := range []string{"a", "b"} {
-		if n := countCommand(t, hs.hosts[host], "/root/testserver"); n != 1 {
+		if n := len(commands(t, hs.hosts[host], "/root/testserver")); n != 1 {
 			t.Errorf("host %s runs %d testservers, want 1", host, n)
 		}
 	}
 }
 
-// countCommand counts the processes of h whose command line starts with prefix.
-func countCommand(t *testing.T, h *testenv.Host, prefix string) int {
-	n := 0
+// commands returns the PIDs of h's processes whose command line (arguments joined by spaces)
+// contains s.
+func commands(t testing.TB, h *testenv.Host, s string) []int {
+	var pids []int
 	for _, pid := range h.Pids(t) {
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && strings.HasPrefix(strings.ReplaceAll(string(cmdline), "\x00", " "), prefix) {
-			n++
+		if err == nil && strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), s) {
+			pids = append(pids, pid)
 		}
 	}
-	return n
+	return pids
 }
 
 // waitStatus polls status until ok accepts it, at most within; it fails the test with the last
@@ -258,7 +259,7 @@ func TestRemotePartition(t *testing.T) {
 			t.Errorf("%s: pid %d, %d restarts; want pid %d, no restart", name, svc.PID, svc.Restarts, before[name].PID)
 		}
 	}
-	if n := countCommand(t, a, "/root/testserver"); n != 1 {
+	if n := len(commands(t, a, "/root/testserver")); n != 1 {
 		t.Errorf("host a runs %d testservers, want 1", n)
 	}
 }
@@ -279,7 +280,7 @@ func TestRemoteAgentKilled(t *testing.T) {
 	hs.must(0, "start")
 	before := hs.status()["api"]
 	a := hs.hosts["a"]
-	old := agentPIDs(t, a)
+	old := commands(t, a, "agent run")
 	if len(old) != 1 {
 		t.Fatalf("agents on a: %v, want one", old)
 	}
@@ -288,7 +289,7 @@ func TestRemoteAgentKilled(t *testing.T) {
 	}
 	var now []int
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if now = agentPIDs(t, a); len(now) == 1 && now[0] != old[0] {
+		if now = commands(t, a, "agent run"); len(now) == 1 && now[0] != old[0] {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -305,18 +306,6 @@ func TestRemoteAgentKilled(t *testing.T) {
 	if slices.Contains(a.Pids(t), before.PID) {
 		t.Errorf("api (pid %d) still runs after stop: the new agent did not adopt it", before.PID)
 	}
-}
-
-// agentPIDs returns the PIDs of the agents that run on h.
-func agentPIDs(t *testing.T, h *testenv.Host) []int {
-	var pids []int
-	for _, pid := range h.Pids(t) {
-		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && strings.Contains(strings.ReplaceAll(string(cmdline), "\x00", " "), "agent run") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
 }
 
 // An unknown host key: start exits 4 and names the host and the fingerprint; nothing runs.

@@ -29,8 +29,6 @@ package remote
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -108,27 +106,13 @@ func New(opts Options) *Remotes {
 					return binary{}, fmt.Errorf("the harness executable: %w", err)
 				}
 			}
-			sum, err := fileSum(exe)
+			sum, err := agent.FileChecksum(exe)
 			if err != nil {
 				return binary{}, fmt.Errorf("the harness executable: %w", err)
 			}
 			return binary{path: exe, sum: sum}, nil
 		}),
 	}
-}
-
-// fileSum returns the SHA-256 of the file at p, in hex.
-func fileSum(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Addr is where nd is reached over SSH.
