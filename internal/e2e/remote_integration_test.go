@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -357,11 +358,20 @@ func TestRemoteHostKeysAndLogin(t *testing.T) {
 	hs.must(0, "hosts", "check")
 	hs.must(0, "stop")
 
-	// A user that the host refuses.
+	// A user that the host refuses; a key that it does not know.
 	hs.write(strings.Replace(string(yaml), "ssh_user: root", "ssh_user: nobody-here", 1))
 	r = hs.must(4, "start")
 	if !strings.Contains(r.stdout+r.stderr, "unable to authenticate") || !strings.Contains(r.stdout+r.stderr, "nobody-here@") {
 		t.Errorf("start with a wrong user does not show the SSH error:\n%s", r)
+	}
+	wrongKey := filepath.Join(hs.dir, "wrong_key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", wrongKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v\n%s", err, out)
+	}
+	hs.write(strings.Replace(string(yaml), "ssh_key: "+hs.lan.KeyFile, "ssh_key: "+wrongKey, 1))
+	r = hs.must(4, "start")
+	if !strings.Contains(r.stdout+r.stderr, "unable to authenticate") || !strings.Contains(r.stdout+r.stderr, wrongKey) {
+		t.Errorf("start with a wrong key does not show the SSH error and the key:\n%s", r)
 	}
 }
 
@@ -412,4 +422,36 @@ func TestRemoteContainer(t *testing.T) {
 	if left := stackLeftovers(t, api, "multi"); left != "" {
 		t.Errorf("left on a's engine after down: %s", left)
 	}
+}
+
+// A host whose sshd forwards no unix sockets: the agent is reached through `harness agent
+// dial` on an exec channel, and everything works as over direct-streamlocal.
+func TestRemoteWithoutStreamlocal(t *testing.T) {
+	hs := newHostsStack(t, []string{"a"}, `
+  api:
+    type: remote
+    host: a
+    binary: /root/testserver
+    args: ["-listen", ":18080"]
+    ports: [18080]
+    health_check: {http: "http://127.0.0.1:18080/health", interval: 1s}
+`)
+	a := hs.hosts["a"]
+	a.SetSSHD(t, "AllowStreamLocalForwarding", "no")
+	hs.must(0, "start")
+	st := hs.status()["api"]
+	if st.State != "running" || st.Health != "healthy" || !slices.Contains(a.Pids(t), st.PID) {
+		t.Errorf("api: %+v; want running and healthy on a", st)
+	}
+	if logs := hs.must(0, "logs", "api").stdout; !strings.Contains(logs, "listening on") {
+		t.Errorf("logs api:\n%s", logs)
+	}
+	if out := hs.must(0, "exec", "api", "--", "hostname").stdout; strings.TrimSpace(out) != "a" {
+		t.Errorf("exec api -- hostname: %q", out)
+	}
+	daemonLog, _ := os.ReadFile(filepath.Join(hs.data, "daemon.log"))
+	if !strings.Contains(string(daemonLog), "reaching it through `agent dial`") {
+		t.Errorf("the daemon did not switch to agent dial:\n%s", daemonLog)
+	}
+	hs.must(0, "stop")
 }

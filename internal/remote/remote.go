@@ -380,22 +380,17 @@ func pathSafe(v string) string {
 	}, v)
 }
 
+// exec reports whether the agent is reached through `agent dial` rather than streamlocal.
+func (r *Remote) exec() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.viaExec
+}
+
 // open connects to the agent's socket over conn.
 func (r *Remote) open(ctx context.Context, conn *sshx.Conn) (net.Conn, error) {
-	r.mu.Lock()
-	viaExec := r.viaExec
-	r.mu.Unlock()
-	if !viaExec {
-		sock := path.Join(r.agentDir(), agent.SocketName)
-		nc, err := conn.DialUnix(ctx, sock)
-		var refused *ssh.OpenChannelError
-		if !errors.As(err, &refused) || refused.Reason != ssh.Prohibited {
-			return nc, err
-		}
-		r.rs.log.Info("sshd refuses to forward unix sockets; reaching the agent through `agent dial`", "node", r.addr.Name)
-		r.mu.Lock()
-		r.viaExec = true
-		r.mu.Unlock()
+	if !r.exec() {
+		return conn.DialUnix(ctx, path.Join(r.agentDir(), agent.SocketName))
 	}
 	b, err := r.rs.binary()
 	if err != nil {
@@ -450,7 +445,18 @@ func (r *Remote) bootstrap(ctx context.Context, conn *sshx.Conn) error {
 	if res.ExitCode != 0 {
 		return fmt.Errorf("node %s: %s: exit status %d: %s", r.addr.Name, start, res.ExitCode, strings.TrimSpace(string(res.Stderr)))
 	}
-	if info, err = r.info(ctx, conn); err != nil {
+	info, err = r.info(ctx, conn)
+	var refused *ssh.OpenChannelError
+	if err != nil && errors.As(err, &refused) && !r.exec() {
+		// The agent answers on its host (agent start said so), but sshd does not forward to
+		// its socket (AllowStreamLocalForwarding no): reach it through `agent dial`.
+		r.rs.log.Info("sshd does not forward to the agent's socket; reaching it through `agent dial`", "node", r.addr.Name, "err", err)
+		r.mu.Lock()
+		r.viaExec = true
+		r.mu.Unlock()
+		info, err = r.info(ctx, conn)
+	}
+	if err != nil {
 		return fmt.Errorf("node %s: the agent started but does not answer: %w", r.addr.Name, err)
 	}
 	if info.Checksum != b.sum {

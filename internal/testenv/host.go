@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -362,6 +363,48 @@ func (h *Host) Path(p string) string {
 		}
 	}
 	return p
+}
+
+// SetSSHD sets the sshd_config keyword key of the host to value (replacing the line that sets
+// it, or adding one) and makes sshd read its configuration again (SIGHUP: it restarts, keeping
+// its PID); it returns once sshd listens again. Connections that are open keep their settings.
+func (h *Host) SetSSHD(t testing.TB, key, value string) {
+	t.Helper()
+	path := filepath.Join(h.Dir, "sshd_config")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("testenv: sshd config of %s: %v", h.Name, err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	set := key + " " + value
+	i := slices.IndexFunc(lines, func(l string) bool {
+		f := strings.Fields(l)
+		return len(f) > 0 && strings.EqualFold(f[0], key)
+	})
+	if i >= 0 {
+		lines[i] = set
+	} else {
+		lines = append(lines, set)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatalf("testenv: sshd config of %s: %v", h.Name, err)
+	}
+	listening := func() int {
+		log, _ := os.ReadFile(filepath.Join(h.Dir, "sshd.log"))
+		return strings.Count(string(log), "Server listening")
+	}
+	before := listening()
+	if err := syscall.Kill(h.PID, syscall.SIGHUP); err != nil {
+		t.Fatalf("testenv: reload sshd of %s: %v", h.Name, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); listening() <= before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: sshd of %s does not listen again after SIGHUP:\n%s", h.Name, h.logTail())
+		}
+	}
+	if err := h.awaitBanner(nil, 10*time.Second); err != nil {
+		t.Fatalf("testenv: sshd of %s after SIGHUP: %v\n%s", h.Name, err, h.logTail())
+	}
 }
 
 // Cut takes the host off the LAN by setting its link on the bridge down: nothing reaches it
