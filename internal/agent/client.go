@@ -159,7 +159,7 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 // idempotent are the operations that may be sent twice: they change nothing.
 var idempotent = map[string]bool{
 	"info": true, "inspect": true, "wait": true, "logs": true, "service-logs": true,
-	"ensure-network": true, "remove-stack": true,
+	"ensure-network": true, "remove-stack": true, "context-stat": true,
 }
 
 // remoteError is an error the agent answered: its message as the agent wrote it, and the
@@ -216,7 +216,15 @@ func (t *remoteTarget) toAgent(h target.Handle) (handleRequest, error) {
 	return handleRequest{Handle: h}, nil
 }
 
+// Start starts spec on the node. A container built from a context of this host has the
+// context sent to the node first (once per content), and is built there.
 func (t *remoteTarget) Start(ctx context.Context, spec target.Spec) (target.Handle, error) {
+	if spec.Container != nil && spec.Container.Build != nil {
+		var err error
+		if spec, err = t.c.shipContext(ctx, spec); err != nil {
+			return target.Handle{}, err
+		}
+	}
 	var h target.Handle
 	if err := t.c.call(ctx, "start", startRequest{Target: t.name, Spec: spec}, &h); err != nil {
 		return target.Handle{}, err

@@ -118,6 +118,8 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 	mux.HandleFunc("POST /v1/info", func(w http.ResponseWriter, r *http.Request) { s.reply(w, s.info, nil) })
 	mux.HandleFunc("POST /v1/start", s.start)
 	mux.HandleFunc("POST /v1/put", s.put)
+	mux.HandleFunc("POST /v1/context-stat", s.contextStat)
+	mux.HandleFunc("POST /v1/context", s.contextPut)
 	network := func(name string, op func(context.Context, target.Networker, networkRequest) (any, error)) {
 		route(s, mux, name, func(r networkRequest) string { return r.Target },
 			func(ctx context.Context, t target.Target, req networkRequest) (any, error) {

@@ -376,8 +376,8 @@ func TestRemoteHostKeysAndLogin(t *testing.T) {
 }
 
 // A container on host a's own engine, reached from a process on host b at the port it
-// publishes on a; its health check runs on a, its logs and exec work, and down removes it
-// from a's engine.
+// publishes on a; its health check runs on a, its logs and exec work; another is built on a
+// from a context of the controller; down removes them from a's engine.
 func TestRemoteContainer(t *testing.T) {
 	tag := fmt.Sprintf("harness-test-web:%d", time.Now().UnixNano())
 	hs := newHostsStack(t, []string{"a", "b"}, `
@@ -394,10 +394,26 @@ func TestRemoteContainer(t *testing.T) {
     binary: /root/testserver
     args: ["-fetch", "http://${web.addr}/", "-listen", ":18081"]
     dependencies: [web]
+  built:
+    type: remote
+    host: a
+    build: {context: ./built}
+    command: ["-listen", ":8080"]
+    ports: ["18090:8080"]
+    health_check: {tcp: 8080, interval: 1s}
 `)
 	a := hs.hosts["a"]
 	engine := a.Docker(t)
 	testenv.DockerImage(t, engine, tag, map[string]string{"/srv": hs.server}, []string{"/srv"})
+	// built's image is built on a, from a context in the stack's directory here.
+	ctxDir := filepath.Join(hs.dir, "built")
+	if err := os.MkdirAll(ctxDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	copyExecutable(t, hs.server, filepath.Join(ctxDir, "srv"))
+	if err := os.WriteFile(filepath.Join(ctxDir, "Dockerfile"), []byte("FROM scratch\nCOPY srv /srv\nENTRYPOINT [\"/srv\"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	hs.must(0, "start")
 	st := hs.status()
@@ -412,6 +428,12 @@ func TestRemoteContainer(t *testing.T) {
 	}
 	if out := hs.must(0, "exec", "web", "--", "/srv", "-version").stdout; !strings.Contains(out, "testserver") {
 		t.Errorf("exec web -- /srv -version: %q", out)
+	}
+	if built := st["built"]; built.State != "running" || built.Health != "healthy" {
+		t.Errorf("built: %+v; want a healthy container built on a", built)
+	}
+	if body := get(t, fmt.Sprintf("http://%s:18090/", a.Addr)); !strings.Contains(body, "hello from") {
+		t.Errorf("built at a:18090: %q", body)
 	}
 	hs.must(0, "down")
 	api, err := client.New(client.WithHost(engine))

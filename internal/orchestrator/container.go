@@ -33,9 +33,10 @@ type bridge struct {
 // command, entrypoint, ports, mounts, and its address on the stack's bridge, which it makes
 // sure exists. A container inherits nothing of the harness command's environment.
 //
-// A container on a remote node runs on that node's engine: its image must be there (or
-// pullable from there), its bind mounts are paths of the node, and it joins the stack's
-// network on the node at an address the node's engine picks.
+// A container on a remote node runs on that node's engine: its image is there, pulled from
+// there, or built there from the context on this host (which its target sends); its bind
+// mounts are paths of the node, and it joins the stack's network on the node at an address
+// the node's engine picks.
 func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc *config.Service, spec *target.Spec) error {
 	v := o.view()
 	remote := svc.Type == config.TypeRemote
@@ -50,9 +51,7 @@ func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc
 		return fmt.Errorf("entrypoint: %w", err)
 	}
 	if b := svc.Build; b != nil {
-		if remote {
-			return fmt.Errorf("building an image on remote node %s is not supported yet: build %s there, or push it to a registry the node reaches, and name it in image: %w", svc.Host, b.Context, target.ErrInvalidSpec)
-		}
+		// A context of this host: a remote node's target sends it there.
 		c.Build = &target.Build{Context: hostPath(v.stack.Dir, b.Context), Dockerfile: b.Dockerfile, Args: b.Args}
 	}
 	for _, p := range svc.Ports {

@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -257,8 +258,8 @@ func TestNodeReopenedWhenItsLoginChanges(t *testing.T) {
 }
 
 // A container on a remote node runs on the node's engine, on the stack's network there at an
-// address the node picks; the others reach it at the port it publishes on the node. Building
-// its image there is refused before anything runs.
+// address the node picks; the others reach it at the port it publishes on the node. Its build
+// context is a directory of this host.
 func TestRemoteContainer(t *testing.T) {
 	local := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
 	node := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
@@ -297,14 +298,19 @@ func TestRemoteContainer(t *testing.T) {
 		}
 	}
 
+	// Built: the context is the controller's directory; the node's target sends it there.
 	built := strings.Replace(yaml, `image: "img:1"`, `build: {context: ./b}`, 1)
-	e2 := newTargetsEnv(t, t.TempDir(), built, local.Fake, orchestrator.Options{
+	dir := t.TempDir()
+	node2 := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
+	e2 := newTargetsEnv(t, dir, built, local.Fake, orchestrator.Options{
 		Nodes: func(*config.Node) (map[string]target.Target, error) {
-			return map[string]target.Target{"process": node, "docker": node}, nil
+			return map[string]target.Target{"process": node2, "docker": node2}, nil
 		},
 	})
-	_, err := e2.o.Start(context.Background(), "b")
-	if err == nil || !strings.Contains(err.Error(), "building an image on remote node nb is not supported yet") {
-		t.Errorf("Start b with build: %v, want it refused", err)
+	if _, err := e2.o.Start(context.Background(), "b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := node2.spec("b").Container.Build; got == nil || got.Context != filepath.Join(dir, "b") {
+		t.Errorf("b's build: %+v, want the context %s of this host", got, filepath.Join(dir, "b"))
 	}
 }

@@ -108,3 +108,25 @@ func tarMode(m fs.FileMode) int64 {
 	}
 	return mode
 }
+
+// ContextHash is the hash of the build context dir with the Dockerfile dockerfile (relative to
+// dir; "" is Dockerfile), .dockerignore honoured: the tag of its image is
+// harness/STACK-SERVICE:HASH when args are its build args. Equal contexts have equal hashes.
+func ContextHash(ctx context.Context, dir, dockerfile string, args map[string]string) (string, error) {
+	bc, err := scan(dir, dockerfile)
+	if err != nil {
+		return "", fmt.Errorf("build context %s: %w", dir, err)
+	}
+	return bc.hash(ctx, args)
+}
+
+// WriteContext writes to w the build context dir with the Dockerfile dockerfile as the
+// reproducible tar that a build sends to the engine (.dockerignore honoured): unpacked
+// elsewhere, it is the same context.
+func WriteContext(ctx context.Context, dir, dockerfile string, w io.Writer) error {
+	bc, err := scan(dir, dockerfile)
+	if err != nil {
+		return fmt.Errorf("build context %s: %w", dir, err)
+	}
+	return bc.writeTar(ctx, w)
+}
