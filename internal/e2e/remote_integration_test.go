@@ -126,6 +126,10 @@ func TestRemoteStack(t *testing.T) {
 	if out := hs.must(0, "exec", "api", "--", "hostname").stdout; strings.TrimSpace(out) != "a" {
 		t.Errorf("exec api -- hostname: %q, want a", out)
 	}
+	// health runs the checks now, on the hosts.
+	if out := hs.must(0, "health", "api", "mid").stdout; strings.Count(out, "healthy") != 2 {
+		t.Errorf("health api mid:\n%s", out)
+	}
 
 	// logs -f shows the output of a remote service as it is written.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
