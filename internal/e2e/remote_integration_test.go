@@ -451,7 +451,8 @@ func TestRemoteContainer(t *testing.T) {
 }
 
 // A host whose sshd forwards no unix sockets: the agent is reached through `harness agent
-// dial` on an exec channel, and everything works as over direct-streamlocal.
+// dial` on an exec channel, and everything works as over direct-streamlocal, a killed agent's
+// restart included.
 func TestRemoteWithoutStreamlocal(t *testing.T) {
 	hs := newHostsStack(t, []string{"a"}, `
   api:
@@ -478,6 +479,22 @@ func TestRemoteWithoutStreamlocal(t *testing.T) {
 	daemonLog, _ := os.ReadFile(filepath.Join(hs.data, "daemon.log"))
 	if !strings.Contains(string(daemonLog), "reaching it through `agent dial`") {
 		t.Errorf("the daemon did not switch to agent dial:\n%s", daemonLog)
+	}
+	// Its agent killed: found out through agent dial too, and started again.
+	old := commands(t, a, "agent run")
+	if n := a.Kill(t, syscall.SIGKILL, "agent run"); n != 1 {
+		t.Fatalf("killed %d agents", n)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if now := commands(t, a, "agent run"); len(now) == 1 && now[0] != old[0] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new agent on a within 15 s after the SIGKILL of %v", old)
+		}
+	}
+	if again := hs.status()["api"]; again.PID != st.PID || again.State != "running" {
+		t.Errorf("api after the agent's SIGKILL: %+v, want pid %d running", again, st.PID)
 	}
 	hs.must(0, "stop")
 }

@@ -402,7 +402,7 @@ func (r *Remote) open(ctx context.Context, conn *sshx.Conn) (net.Conn, error) {
 		return nil, err
 	}
 	go func() { _, _ = io.Copy(io.Discard, s.Stderr) }()
-	return &sessionConn{s: s}, nil
+	return &sessionConn{s: s, gone: func() { r.setReady(false) }}, nil
 }
 
 // bootstrap makes sure that an agent of this binary serves the node (see the package doc).
@@ -566,12 +566,25 @@ func shellQuote(s string) string {
 }
 
 // sessionConn is a net.Conn over the pipes of an exec session (`agent dial`).
+// An output that ends before its first byte is `agent dial` finding no agent: gone calls
+// the Remote's bootstrap back, as a refused streamlocal channel does.
 type sessionConn struct {
 	s    *sshx.Session
+	gone func()
+	read bool // a byte came
 	once sync.Once
 }
 
-func (c *sessionConn) Read(b []byte) (int, error)  { return c.s.Stdout.Read(b) }
+func (c *sessionConn) Read(b []byte) (int, error) {
+	n, err := c.s.Stdout.Read(b)
+	if n > 0 {
+		c.read = true
+	} else if errors.Is(err, io.EOF) && !c.read {
+		c.gone()
+	}
+	return n, err
+}
+
 func (c *sessionConn) Write(b []byte) (int, error) { return c.s.Stdin.Write(b) }
 func (c *sessionConn) Close() error {
 	var err error
