@@ -69,19 +69,22 @@ func copyExecutable(t testing.TB, from, to string) {
 	}
 }
 
-// A local process, a process on host a and one on host b, with dependencies across them:
-// each runs in its host (a TCP check on 127.0.0.1 succeeds only there), b reaches a at
-// ${api.addr}, the local one reaches b; logs and exec work on the hosts; a daemon killed and
-// started again finds the same processes and starts nothing twice.
-func TestRemoteStack(t *testing.T) {
-	hs := newHostsStack(t, []string{"a", "b", "c"}, `
+// apiOnA is the services file's api: a testserver on host a, listening on port 18080.
+const apiOnA = `
   api:
     type: remote
     host: a
     binary: /root/testserver
     args: ["-listen", ":18080"]
     ports: [18080]
-    health_check: {tcp: 18080, interval: 1s}
+`
+
+// A local process, a process on host a and one on host b, with dependencies across them:
+// each runs in its host (a TCP check on 127.0.0.1 succeeds only there), b reaches a at
+// ${api.addr}, the local one reaches b; logs and exec work on the hosts; a daemon killed and
+// started again finds the same processes and starts nothing twice.
+func TestRemoteStack(t *testing.T) {
+	hs := newHostsStack(t, []string{"a", "b", "c"}, apiOnA+`    health_check: {tcp: 18080, interval: 1s}
   mid:
     type: remote
     host: b
@@ -210,14 +213,7 @@ func (hs *hostsStack) waitStatus(t *testing.T, within time.Duration, what string
 // nothing is restarted anywhere, and once the link is back everything is running and healthy
 // with the same PIDs.
 func TestRemotePartition(t *testing.T) {
-	hs := newHostsStack(t, []string{"a", "b"}, `
-  api:
-    type: remote
-    host: a
-    binary: /root/testserver
-    args: ["-listen", ":18080"]
-    ports: [18080]
-    restart: always
+	hs := newHostsStack(t, []string{"a", "b"}, apiOnA+`    restart: always
     health_check: {tcp: 18080, interval: 1s, retries: 2}
   other:
     type: remote
@@ -272,14 +268,7 @@ func TestRemotePartition(t *testing.T) {
 // The agent killed with SIGKILL: the service keeps running, the controller's next contact
 // starts a new agent, which adopts it: stop still stops it.
 func TestRemoteAgentKilled(t *testing.T) {
-	hs := newHostsStack(t, []string{"a"}, `
-  api:
-    type: remote
-    host: a
-    binary: /root/testserver
-    args: ["-listen", ":18080"]
-    ports: [18080]
-    restart: always
+	hs := newHostsStack(t, []string{"a"}, apiOnA+`    restart: always
     health_check: {tcp: 18080, interval: 1s}
 `)
 	hs.must(0, "start")
@@ -317,14 +306,7 @@ func TestRemoteAgentKilled(t *testing.T) {
 // hosts check says the same; after hosts trust, start works. A wrong user: exit 4 with the
 // SSH error.
 func TestRemoteHostKeysAndLogin(t *testing.T) {
-	hs := newHostsStack(t, []string{"a"}, `
-  api:
-    type: remote
-    host: a
-    binary: /root/testserver
-    args: ["-listen", ":18080"]
-    ports: [18080]
-`)
+	hs := newHostsStack(t, []string{"a"}, apiOnA)
 	a := hs.hosts["a"]
 	yaml, err := os.ReadFile(hs.file)
 	if err != nil {
@@ -454,14 +436,7 @@ func TestRemoteContainer(t *testing.T) {
 // dial` on an exec channel, and everything works as over direct-streamlocal, a killed agent's
 // restart included.
 func TestRemoteWithoutStreamlocal(t *testing.T) {
-	hs := newHostsStack(t, []string{"a"}, `
-  api:
-    type: remote
-    host: a
-    binary: /root/testserver
-    args: ["-listen", ":18080"]
-    ports: [18080]
-    health_check: {http: "http://127.0.0.1:18080/health", interval: 1s}
+	hs := newHostsStack(t, []string{"a"}, apiOnA+`    health_check: {http: "http://127.0.0.1:18080/health", interval: 1s}
 `)
 	a := hs.hosts["a"]
 	a.SetSSHD(t, "AllowStreamLocalForwarding", "no")
