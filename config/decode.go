@@ -103,7 +103,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, h handlers) fields {
 		}
 		fn, ok := h[key]
 		if !ok {
-			d.c.errorf(d.pos(kv[0]), "%s: unknown key %q%s", what, key, hint(key, keys(h)))
+			d.c.errorf(d.pos(kv[0]), "%s: unknown key %q%s", what, key, Hint(key, keys(h)))
 			continue
 		}
 		f[key] = d.pos(v)
@@ -426,8 +426,9 @@ func keys(h handlers) []string {
 	return out
 }
 
-// hint suggests the known key closest to an unknown one.
-func hint(key string, known []string) string {
+// Hint suggests the known word closest to an unknown one: "; did you mean %q?", or "" when
+// none is close. For the decoders of other YAML files harness reads (package manifests).
+func Hint(key string, known []string) string {
 	best, bestDist := "", len(key)/2+1
 	for _, k := range known {
 		if dist := editDistance(strings.ToLower(key), k); dist < bestDist {

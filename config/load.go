@@ -55,7 +55,7 @@ func Parse(path string, data []byte, opts Options) (*Stack, error) {
 
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		p, msg := yamlError(path, err)
+		p, msg := YAMLError(path, err)
 		c.errorf(p, "%s", msg)
 	} else if len(doc.Content) == 0 {
 		c.errorf(Pos{File: path, Line: 1, Col: 1}, "the file is empty; want at least version and services")
@@ -113,9 +113,10 @@ var yamlParserProblems = []string{
 	"found incompatible YAML document",
 }
 
-// yamlError finds the line a YAML syntax error names (the parser gives no column) and returns
-// the message without the "yaml: line N:" prefix the position already carries.
-func yamlError(path string, err error) (Pos, string) {
+// YAMLError finds the line a YAML syntax error of yaml.v3 names (the parser gives no column)
+// in the file at path, and returns the message without the "yaml: line N:" prefix that the
+// position already carries.
+func YAMLError(path string, err error) (Pos, string) {
 	p := Pos{File: path, Line: 1, Col: 1}
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {

@@ -97,7 +97,7 @@ func (s *Stack) validateNetworks(c *collector) {
 			c.errorf(at, "%s: type is missing; want one of %s", what, strings.Join(networkTypes, ", "))
 		case NetworkLocal, NetworkLAN, NetworkWireGuard:
 		default:
-			c.errorf(n.pos.at("type", at), "%s: unknown type %q; want one of %s%s", what, n.Type, strings.Join(networkTypes, ", "), hint(string(n.Type), networkTypes))
+			c.errorf(n.pos.at("type", at), "%s: unknown type %q; want one of %s%s", what, n.Type, strings.Join(networkTypes, ", "), Hint(string(n.Type), networkTypes))
 		}
 		for key, types := range map[string][]NetworkType{
 			"container_subnet": {NetworkLocal},
@@ -191,7 +191,7 @@ func (s *Stack) validateService(c *collector, svc *Service) {
 		return
 	case TypeProcess, TypeDocker, TypeRemote, TypePackage:
 	default:
-		c.errorf(pos("type"), "%s: unknown type %q; want one of %s%s", what, svc.Type, strings.Join(serviceTypes, ", "), hint(string(svc.Type), serviceTypes))
+		c.errorf(pos("type"), "%s: unknown type %q; want one of %s%s", what, svc.Type, strings.Join(serviceTypes, ", "), Hint(string(svc.Type), serviceTypes))
 		return
 	}
 	for _, key := range appliesKeys {
@@ -326,7 +326,7 @@ func (s *Stack) validateDependencies(c *collector, svc *Service, what string) {
 		case seen[dep.Service]:
 			c.errorf(dep.pos, "%s: dependency %q is listed twice", what, dep.Service)
 		case !slices.Contains(conditions, string(dep.Condition)):
-			c.errorf(dep.pos, "%s: dependency %q: unknown condition %q; want one of %s%s", what, dep.Service, dep.Condition, strings.Join(conditions, ", "), hint(string(dep.Condition), conditions))
+			c.errorf(dep.pos, "%s: dependency %q: unknown condition %q; want one of %s%s", what, dep.Service, dep.Condition, strings.Join(conditions, ", "), Hint(string(dep.Condition), conditions))
 		case dep.Condition == ConditionHealthy && target.HealthCheck == nil:
 			c.errorf(dep.pos, "%s: dependency %q: condition healthy needs a health_check on %q", what, dep.Service, dep.Service)
 		}
@@ -417,7 +417,7 @@ func validateRestart(c *collector, svc *Service, what string) {
 	pos := func(key string) Pos { return svc.restartPos.at(key, at) }
 	r := svc.Restart
 	if !slices.Contains(policies, string(r.Policy)) {
-		c.errorf(pos("policy"), "%s: unknown restart policy %q; want one of %s%s", what, r.Policy, strings.Join(policies, ", "), hint(string(r.Policy), policies))
+		c.errorf(pos("policy"), "%s: unknown restart policy %q; want one of %s%s", what, r.Policy, strings.Join(policies, ", "), Hint(string(r.Policy), policies))
 	}
 	if r.MaxRestarts < 0 {
 		c.errorf(pos("max_restarts"), "%s: restart: max_restarts must not be negative", what)
@@ -488,7 +488,7 @@ func validIP(s string) bool {
 
 // knownList helps with an unknown name: the closest known one, or the list of known ones.
 func knownList(what string, known []string, name string) string {
-	if h := hint(name, known); h != "" {
+	if h := Hint(name, known); h != "" {
 		return h
 	}
 	if len(known) == 0 {

@@ -2,7 +2,6 @@ package deploy
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -68,7 +67,7 @@ func (d *decoder) mapping(n *yaml.Node, what string, keys map[string]func(*yaml.
 				known = append(known, key)
 			}
 			slices.Sort(known)
-			d.errorf(d.pos(k), "%s: unknown key %q%s", what, k.Value, hint(k.Value, known))
+			d.errorf(d.pos(k), "%s: unknown key %q%s", what, k.Value, config.Hint(k.Value, known))
 			return
 		}
 		written[k.Value] = d.pos(v)
@@ -238,74 +237,4 @@ func (d *decoder) words(n *yaml.Node, what string) []string {
 		out = append(out, b.String())
 	}
 	return out
-}
-
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// yamlParserProblems are the errors of yaml.v3's parser (as opposed to its scanner): it
-// numbers their lines from 0, and scanner errors from 1.
-var yamlParserProblems = []string{
-	"did not find expected <document start>",
-	"did not find expected node content",
-	"did not find expected '-' indicator",
-	"did not find expected key",
-	"did not find expected ',' or ']'",
-	"did not find expected ',' or '}'",
-	"found undefined tag handle",
-	"found duplicate %YAML directive",
-	"found duplicate %TAG directive",
-	"found incompatible YAML document",
-}
-
-// yamlError returns the place a YAML syntax error names (the parser gives a line, no column)
-// and its message without the "yaml: line N:" prefix that the place already says.
-func yamlError(file string, err error) (config.Pos, string) {
-	p := config.Pos{File: file, Line: 1, Col: 1}
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatchIndex(msg); m != nil {
-		p.Line, _ = strconv.Atoi(msg[m[2]:m[3]])
-		if m[0] == 0 {
-			msg = strings.TrimPrefix(msg[m[1]:], ": ")
-			if slices.Contains(yamlParserProblems, msg) {
-				p.Line++
-			}
-		}
-		p.Line = max(p.Line, 1)
-	}
-	return p, msg
-}
-
-// hint suggests the known key closest to an unknown one.
-func hint(key string, known []string) string {
-	best, bestDist := "", len(key)/2+1
-	for _, k := range known {
-		if dist := editDistance(strings.ToLower(key), k); dist < bestDist {
-			best, bestDist = k, dist
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf("; did you mean %q?", best)
-}
-
-// editDistance is the Levenshtein distance between a and b.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

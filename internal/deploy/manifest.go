@@ -100,7 +100,7 @@ func parseManifest(file string, data []byte) (*Manifest, places, config.Diagnost
 	var doc yaml.Node
 	switch err := yaml.Unmarshal(data, &doc); {
 	case err != nil:
-		p, msg := yamlError(file, err)
+		p, msg := config.YAMLError(file, err)
 		d.errorf(p, "%s", msg)
 	case len(doc.Content) == 0 || isNull(doc.Content[0]):
 		d.errorf(at.top, "the manifest is empty; want at least name, version and service")
