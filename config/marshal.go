@@ -43,6 +43,25 @@ func (s *Stack) MarshalYAML() (any, error) {
 	return doc.Content[0], nil
 }
 
+// MarshalJSON writes Command as a string when reading it back gives the same one word, and
+// else as a list of one word: a string is split into words when read, so a command with a
+// space or a quote in it would change.
+func (h HealthCheck) MarshalJSON() ([]byte, error) {
+	type plain HealthCheck // without methods, so Marshal does not recurse
+	out := struct {
+		Command any `json:"command,omitempty"` // first, where the plain field would be
+		plain
+	}{plain: plain(h)}
+	if !h.Command.IsZero() {
+		out.Command = h.Command
+		text := h.Command.String()
+		if ws, err := splitWords(text); err != nil || len(ws) != 1 || ws[0].text != text {
+			out.Command = []Template{h.Command}
+		}
+	}
+	return json.Marshal(out)
+}
+
 // blockStyle clears the flow and quoting styles that JSON input leaves on every node; the
 // encoder quotes again only the strings that need it.
 func blockStyle(n *yaml.Node) {
