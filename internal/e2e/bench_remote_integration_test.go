@@ -72,7 +72,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 	})
 
 	b.Run("ansible-floor", func(b *testing.B) {
-		playbook := requireAnsible(b)
+		playbook := testenv.Command(b, "ansible-playbook") // Debian: apt-get install ansible
 		var total time.Duration
 		for b.Loop() {
 			b.StopTimer()
@@ -127,7 +127,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 	})
 
 	b.Run("cold-vs-ansible", func(b *testing.B) {
-		playbook := requireAnsible(b)
+		playbook := testenv.Command(b, "ansible-playbook") // Debian: apt-get install ansible
 		var cold, floor time.Duration
 		i := 0
 		for b.Loop() {
@@ -366,32 +366,7 @@ func (rb *remoteBench) agentTimes() (install, ready time.Duration) {
 func (rb *remoteBench) cleanup() {
 	_, _ = rb.run("stop")
 	_, _ = rb.run("daemon", "stop")
-	s := &stack{marker: rb.marker}
-	deadline := time.Now().Add(5 * time.Second)
-	for len(s.leftovers()) > 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if left := s.leftovers(); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		rb.t.Errorf("processes left running after stop and daemon stop: %v", left)
-	}
-}
-
-// requireAnsible returns the path of ansible-playbook, or stops the benchmark as testenv stops
-// a test whose infrastructure is missing: skipped, failed when CI is set.
-func requireAnsible(b *testing.B) string {
-	path, err := exec.LookPath("ansible-playbook")
-	if err == nil {
-		return path
-	}
-	msg := "ansible-playbook not found in PATH: the Ansible floor needs it (Debian: apt-get install ansible)"
-	if os.Getenv("CI") != "" {
-		b.Fatalf("%s (CI is set: missing infrastructure fails instead of skipping)", msg)
-	}
-	b.Skip(msg)
-	return ""
+	(&stack{marker: rb.marker}).killLeftovers(rb.t.Errorf)
 }
 
 // ansibleBench is a playbook that copies the harness binary to every host of a fresh LAN and

@@ -180,6 +180,12 @@ func (s *stack) leftovers() []int {
 func (s *stack) cleanup() {
 	s.run(nil, "stop")
 	s.run(nil, "daemon", "stop")
+	s.killLeftovers(s.t.Errorf)
+}
+
+// killLeftovers waits a moment for the processes of the stack's marker to end, then kills
+// those left and reports them: a test must not leave processes behind.
+func (s *stack) killLeftovers(report func(format string, args ...any)) {
 	deadline := time.Now().Add(5 * time.Second)
 	for len(s.leftovers()) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -188,6 +194,6 @@ func (s *stack) cleanup() {
 		for _, pid := range left {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
-		s.t.Errorf("processes left running after stop and daemon stop: %v", left)
+		report("processes left running after stop and daemon stop: %v", left)
 	}
 }
