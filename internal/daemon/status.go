@@ -50,7 +50,7 @@ func (d *daemon) nodeErr(stack *config.Stack, svc *config.Service) error {
 	if svc.Host == "" || nd == nil {
 		return nil
 	}
-	return d.remotesOf(stack).Node(nd).Err()
+	return d.remotesOf(stack).Err(nd)
 }
 
 // row is the status of one service from its definition and its record.

@@ -127,8 +127,7 @@ const (
 	pingTimeout = 2 * time.Second
 )
 
-// Node returns the remote node nd, one value per address. From the first call on, the node
-// is pinged every pingEvery (Err).
+// Node returns the remote node nd, one value per address; it contacts nothing until used.
 func (rs *Remotes) Node(nd *config.Node) *Remote {
 	addr := Addr(nd)
 	rs.mu.Lock()
@@ -139,14 +138,28 @@ func (rs *Remotes) Node(nd *config.Node) *Remote {
 	r := &Remote{rs: rs, addr: addr}
 	r.client = agent.NewClient(nd.Name, agent.ClientOptions{Dial: r.dialAgent, DialNode: r.dialNode, Ping: r.Ping})
 	rs.nodes[addr] = r
-	rs.wg.Go(func() { r.monitor(rs.ctx) })
 	return r
 }
 
 // Targets returns the targets of nd's agent, "process" and "docker": the orchestrator's
-// Options.Nodes.
+// Options.Nodes. From the first call on, the node is pinged every pingEvery (Err): it runs
+// services.
 func (rs *Remotes) Targets(nd *config.Node) (map[string]target.Target, error) {
-	return rs.Node(nd).Targets(), nil
+	r := rs.Node(nd)
+	r.watch.Do(func() { rs.wg.Go(func() { r.monitor(rs.ctx) }) })
+	return r.Targets(), nil
+}
+
+// Err is why nd did not answer its last ping: nil when it did, or when nothing runs there
+// (its targets were never asked for). It contacts nothing.
+func (rs *Remotes) Err(nd *config.Node) error {
+	rs.mu.Lock()
+	r := rs.nodes[Addr(nd)]
+	rs.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.Err()
 }
 
 // Close closes the connections to the nodes; their agents and services keep running.
@@ -167,7 +180,8 @@ type Remote struct {
 	addr   sshx.Addr
 	client *agent.Client
 
-	boot sync.Mutex // held by the bootstrap: one at a time
+	boot  sync.Mutex // held by the bootstrap: one at a time
+	watch sync.Once  // starts the monitor
 
 	mu      sync.Mutex
 	down    error  // why the last ping failed; nil when it succeeded
