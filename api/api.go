@@ -21,7 +21,10 @@ const (
 	PathHealth = "/v1/health"      // POST HealthRequest → HealthResponse
 	PathHosts  = "/v1/hosts"       // POST HostsRequest → HostsResponse
 	PathTrust  = "/v1/hosts/trust" // POST TrustRequest → TrustResponse
-	PathDaemon = "/v1/daemon"      // GET → Daemon
+	PathDeploy = "/v1/deploy"      // POST DeployRequest → DeployResponse
+	// PathReleases: POST ReleasesRequest → ReleasesResponse
+	PathReleases = "/v1/releases"
+	PathDaemon   = "/v1/daemon" // GET → Daemon
 	// PathEvents is the event stream: a WebSocket of Messages (see Message).
 	PathEvents = "/v1/events" // GET, upgraded to a WebSocket
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
@@ -186,6 +189,82 @@ type TrustResponse struct {
 	Fingerprint string `json:"fingerprint"` // SHA256:…
 	File        string `json:"file"`        // the known_hosts file
 	Recorded    bool   `json:"recorded"`
+}
+
+// DeployRequest asks to deploy a release of the package service Service: the configured
+// package, or Version (the package's, or a release its node holds). With Rollback, a release
+// the node holds: Version's, else the one that was current before the current one.
+type DeployRequest struct {
+	Stack
+	Service    string `json:"service"`
+	Version    string `json:"version,omitempty"`
+	Rollback   bool   `json:"rollback,omitempty"`
+	DryRun     bool   `json:"dry_run,omitempty"`
+	NoRollback bool   `json:"no_rollback,omitempty"`
+}
+
+// The outcomes of a deploy, beyond OutcomeOK, OutcomeFailed and OutcomeUnreachable.
+const (
+	OutcomePlanned    = "planned"     // a dry run: nothing changed
+	OutcomeRolledBack = "rolled-back" // the release failed; the one before it runs again
+)
+
+// DeployResponse is what a deploy did. A deploy that failed is a response, not an error:
+// Outcome says what runs now, Error why.
+type DeployResponse struct {
+	Stack   string `json:"stack"`
+	Service string `json:"service"`
+	Node    string `json:"node"`
+	// From is the release current before the deploy (empty: none); To the one deployed.
+	From    string `json:"from"`
+	To      string `json:"to"`
+	Version string `json:"version"`
+	// Plan is what the deploy does (did), one step a line.
+	Plan []string `json:"plan"`
+	// Uploaded counts the bytes sent to the node (0: it had the package).
+	Uploaded int64  `json:"uploaded"`
+	Outcome  string `json:"outcome"` // ok, planned, failed, rolled-back, unreachable
+	Error    string `json:"error,omitempty"`
+}
+
+// ReleasesRequest asks for the releases of the package service Service on its node.
+type ReleasesRequest struct {
+	Stack
+	Service string `json:"service"`
+}
+
+// ReleasesResponse lists the releases a node holds of a package service, the most recently
+// used first, and the service's deploy history, oldest first.
+type ReleasesResponse struct {
+	Stack    string    `json:"stack"`
+	Service  string    `json:"service"`
+	Node     string    `json:"node"`
+	Dir      string    `json:"dir"`
+	Releases []Release `json:"releases"`
+	History  []Deploy  `json:"history"`
+}
+
+// Release is one release of a package on a node.
+type Release struct {
+	ID        string     `json:"id"`
+	Version   string     `json:"version"`
+	SHA256    string     `json:"sha256"`
+	Installed time.Time  `json:"installed"`
+	Activated *time.Time `json:"activated"` // the last time it became current; null: never
+	Active    bool       `json:"active"`    // current points at it
+	Running   bool       `json:"running"`   // the service runs it now
+}
+
+// Deploy is one deploy or rollback in a service's history.
+type Deploy struct {
+	At       time.Time `json:"at"`
+	Release  string    `json:"release"`
+	Version  string    `json:"version"`
+	From     string    `json:"from,omitempty"`
+	Rollback bool      `json:"rollback,omitempty"`
+	Uploaded int64     `json:"uploaded"`
+	Outcome  string    `json:"outcome"`
+	Error    string    `json:"error,omitempty"`
 }
 
 // LogsRequest asks for the stored output of Services (all when empty), interleaved by time.

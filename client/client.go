@@ -98,6 +98,19 @@ func (c *Client) Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResp
 	return resp, c.do(ctx, "hosts", http.MethodPost, api.PathHosts, req, &resp)
 }
 
+// Deploy deploys a release of a package service and waits until it is ready or rolled
+// back; a deploy that failed is a response (Outcome, Error), not an error.
+func (c *Client) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error) {
+	var resp api.DeployResponse
+	return resp, c.do(ctx, "deploy", http.MethodPost, api.PathDeploy, req, &resp)
+}
+
+// Releases lists the releases of a package service on its node, and its deploy history.
+func (c *Client) Releases(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error) {
+	var resp api.ReleasesResponse
+	return resp, c.do(ctx, "releases", http.MethodPost, api.PathReleases, req, &resp)
+}
+
 // Trust returns the host key a node offers; with req.Fingerprint it records that key in the
 // stack's known_hosts file, if the node still offers it (api.ErrConflict otherwise).
 func (c *Client) Trust(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error) {

@@ -115,20 +115,8 @@ func (s *Stack) normalizeService(svc *Service) {
 	}
 	r.ResetAfter = or(r.ResetAfter, Duration(5*time.Minute))
 
-	if h := svc.HealthCheck; h != nil {
-		h.Interval = or(h.Interval, s.Settings.HealthCheckInterval)
-		h.Timeout = or(h.Timeout, min(Duration(DefaultCheckTimeout), h.Interval))
-		h.StartInterval = or(h.StartInterval, min(Duration(DefaultStartInterval), h.Interval))
-		if !h.pos.has("retries") {
-			h.Retries = DefaultRetries
-		}
-		if !h.pos.has("success_threshold") {
-			h.SuccessThreshold = 1
-		}
-		if h.HTTP != nil {
-			h.HTTP.Method = or(h.HTTP.Method, "GET")
-			h.HTTP.ExpectedStatus = or(h.HTTP.ExpectedStatus, "2xx")
-		}
+	if svc.HealthCheck != nil {
+		s.CompleteHealthCheck(svc.HealthCheck)
 	}
 
 	for i := range svc.Dependencies {
@@ -167,4 +155,23 @@ func or[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// CompleteHealthCheck gives the timing keys that h leaves out the stack's defaults, as
+// loading does for the checks of the file; Load calls it, and so does whoever adds a check
+// from elsewhere (a package's manifest).
+func (s *Stack) CompleteHealthCheck(h *HealthCheck) {
+	h.Interval = or(h.Interval, s.Settings.HealthCheckInterval)
+	h.Timeout = or(h.Timeout, min(Duration(DefaultCheckTimeout), h.Interval))
+	h.StartInterval = or(h.StartInterval, min(Duration(DefaultStartInterval), h.Interval))
+	if !h.pos.has("retries") && h.Retries == 0 {
+		h.Retries = DefaultRetries
+	}
+	if !h.pos.has("success_threshold") && h.SuccessThreshold == 0 {
+		h.SuccessThreshold = 1
+	}
+	if h.HTTP != nil {
+		h.HTTP.Method = or(h.HTTP.Method, "GET")
+		h.HTTP.ExpectedStatus = or(h.HTTP.ExpectedStatus, "2xx")
+	}
 }

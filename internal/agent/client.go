@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -160,6 +161,7 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 var idempotent = map[string]bool{
 	"info": true, "inspect": true, "wait": true, "logs": true, "service-logs": true,
 	"ensure-network": true, "remove-stack": true, "context-stat": true,
+	"releases": true, "release-activate": true,
 }
 
 // remoteError is an error the agent answered: its message as the agent wrote it, and the
@@ -185,6 +187,7 @@ var (
 	_ target.Dialer    = (*remoteTarget)(nil)
 	_ target.Pinger    = (*remoteTarget)(nil)
 	_ target.Networker = (*remoteTarget)(nil)
+	_ deploy.Node      = (*remoteTarget)(nil)
 )
 
 // EnsureNetwork ensures the network n on the node (the agent's target must be a Networker).
@@ -197,6 +200,33 @@ func (t *remoteTarget) EnsureNetwork(ctx context.Context, n target.Network) (tar
 // RemoveStack removes the networks (and with volumes the named volumes) of stack on the node.
 func (t *remoteTarget) RemoveStack(ctx context.Context, stack string, volumes bool) error {
 	return t.c.call(ctx, "remove-stack", networkRequest{Target: t.name, Stack: stack, Volumes: volumes}, &struct{}{})
+}
+
+// Releases lists the releases installed in dir on the node.
+func (t *remoteTarget) Releases(ctx context.Context, dir string) (deploy.Listing, error) {
+	var l deploy.Listing
+	err := t.c.call(ctx, "releases", releaseRequest{Dir: dir}, &l)
+	return l, err
+}
+
+// Upload sends the archive of SHA-256 sum to its place in dir on the node.
+func (t *remoteTarget) Upload(ctx context.Context, dir, sum string, body io.Reader) (int64, error) {
+	res, err := t.c.Put(ctx, deploy.Dir(dir).ArchivePath(sum), 0o644, body, sum)
+	return res.Size, err
+}
+
+// Install installs the release of an uploaded archive in dir on the node.
+func (t *remoteTarget) Install(ctx context.Context, dir string, req deploy.InstallRequest) (deploy.Release, error) {
+	var rel deploy.Release
+	err := t.c.call(ctx, "release-install", releaseRequest{Dir: dir, Install: req}, &rel)
+	return rel, err
+}
+
+// Activate makes the release id current in dir on the node.
+func (t *remoteTarget) Activate(ctx context.Context, dir, id string, keep int) (deploy.Release, error) {
+	var rel deploy.Release
+	err := t.c.call(ctx, "release-activate", releaseRequest{Dir: dir, ID: id, Keep: keep}, &rel)
+	return rel, err
 }
 
 // DialContext connects to address as the agent's node sees it.

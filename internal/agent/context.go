@@ -1,19 +1,17 @@
 package agent
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
+	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/internal/target/docker/image"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -66,76 +64,12 @@ func (s *server) contextPut(w http.ResponseWriter, r *http.Request) {
 	req := contextRequest{Name: r.URL.Query().Get("name"), Hash: r.URL.Query().Get("hash")}
 	dir, err := s.contextDir(req)
 	if err == nil {
-		err = unpackContext(r.Body, dir)
+		err = deploy.Unpack(r.Body, dir)
 	}
 	if err == nil {
 		pruneContexts(filepath.Dir(dir), req.Name, dir)
 	}
 	s.reply(w, contextResponse{Path: dir, Exists: err == nil}, err)
-}
-
-// unpackContext unpacks the tar r to dir, unless dir exists. Entries are written through an
-// os.Root: none can land outside the directory, through ".." or a symlink.
-func unpackContext(r io.Reader, dir string) error {
-	if _, err := os.Stat(dir); err == nil {
-		return nil
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp) // after the rename: nothing
-	root, err := os.OpenRoot(tmp)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	tr := tar.NewReader(r)
-	for {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("unpack context: %w", err)
-		}
-		if err := unpackEntry(root, hdr, tr); err != nil {
-			return fmt.Errorf("unpack context: %s: %w", hdr.Name, err)
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil && !errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	return nil
-}
-
-// unpackEntry writes one entry of a context's tar under root.
-func unpackEntry(root *os.Root, hdr *tar.Header, r io.Reader) error {
-	name := path.Clean(strings.TrimSuffix(hdr.Name, "/"))
-	if !fs.ValidPath(name) || name == "." {
-		return fmt.Errorf("bad name: %w", target.ErrInvalidSpec)
-	}
-	mode := fs.FileMode(hdr.Mode).Perm()
-	switch hdr.Typeflag {
-	case tar.TypeDir:
-		return root.Mkdir(name, mode|0o700)
-	case tar.TypeSymlink:
-		return root.Symlink(hdr.Linkname, name)
-	case tar.TypeReg:
-		f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-		if err != nil {
-			return err
-		}
-		_, err = io.Copy(f, r)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}
-	return fmt.Errorf("entry type %q: %w", hdr.Typeflag, target.ErrInvalidSpec)
 }
 
 // pruneContexts removes the contexts of name in dir but keep.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/graph-network-harness/harness/internal/httpapi"
 	"github.com/graph-network-harness/harness/internal/lockfile"
+	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/target"
@@ -165,6 +166,27 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 			return nil, fmt.Errorf("signal: %w", target.ErrUnsupported)
 		}
 		return struct{}{}, sg.Signal(ctx, req.Handle, req.Signal)
+	})
+	release := func(name string, op func(context.Context, deploy.Dir, releaseRequest) (any, error)) {
+		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
+			var req releaseRequest
+			if !s.decode(w, r, &req) {
+				return
+			}
+			if !filepath.IsAbs(req.Dir) {
+				s.reply(w, nil, fmt.Errorf("%s: install directory %q: want an absolute path: %w", name, req.Dir, target.ErrInvalidSpec))
+				return
+			}
+			resp, err := op(r.Context(), deploy.Dir(filepath.Clean(req.Dir)), req)
+			s.reply(w, resp, err)
+		})
+	}
+	release("releases", func(_ context.Context, d deploy.Dir, _ releaseRequest) (any, error) { return d.List() })
+	release("release-install", func(ctx context.Context, d deploy.Dir, req releaseRequest) (any, error) {
+		return d.Install(ctx, req.Install)
+	})
+	release("release-activate", func(_ context.Context, d deploy.Dir, req releaseRequest) (any, error) {
+		return d.Activate(req.ID, req.Keep)
 	})
 	mux.HandleFunc("POST /v1/logs", func(w http.ResponseWriter, r *http.Request) {
 		var req handleRequest

@@ -3,6 +3,7 @@ package agent
 import (
 	"time"
 
+	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -79,4 +80,13 @@ var kinds = map[string]error{
 	"not_found":    target.ErrNotFound,
 	"unsupported":  target.ErrUnsupported,
 	"invalid_spec": target.ErrInvalidSpec,
+}
+
+// releaseRequest is an operation on the releases of a package service installed in Dir:
+// releases (list), release-install (Install), release-activate (ID, Keep).
+type releaseRequest struct {
+	Dir     string                `json:"dir"`
+	Install deploy.InstallRequest `json:"install,omitzero"`
+	ID      string                `json:"id,omitempty"`
+	Keep    int                   `json:"keep,omitempty"`
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -161,10 +162,16 @@ func (a *app) status(ctx context.Context, names []string) error {
 // statusHeader is the header of the status table.
 var statusHeader = []string{"NAME", "TYPE", "NODE", "STATE", "HEALTH", "PID", "ADDRESS", "RESTARTS", "UPTIME"}
 
-// writeStatus prints s as a table, then the services' messages, "NAME: message".
+// writeStatus prints s as a table, then the services' messages, "NAME: message". A VERSION
+// column follows TYPE when a service has a version (a package's release).
 func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 	rows := make([][]cell, len(s.Services))
 	var notes []string
+	header := statusHeader
+	versions := slices.ContainsFunc(s.Services, func(svc api.ServiceStatus) bool { return svc.Version != "" })
+	if versions {
+		header = slices.Insert(slices.Clone(statusHeader), 2, "VERSION")
+	}
 	for i, svc := range s.Services {
 		rows[i] = []cell{
 			{text: svc.Name},
@@ -177,6 +184,9 @@ func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 			{text: strconv.Itoa(svc.Restarts)},
 			{text: uptimeText(svc, now)},
 		}
+		if versions {
+			rows[i] = slices.Insert(rows[i], 2, cell{text: orDash(svc.Version)})
+		}
 		if svc.Message != "" {
 			notes = append(notes, svc.Name+": "+svc.Message)
 		}
@@ -184,7 +194,7 @@ func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 			notes = append(notes, svc.Name+": "+svc.Unreachable)
 		}
 	}
-	if err := writeTable(w, p, statusHeader, rows); err != nil {
+	if err := writeTable(w, p, header, rows); err != nil {
 		return err
 	}
 	for _, n := range notes {

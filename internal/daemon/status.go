@@ -66,6 +66,9 @@ func row(stack *config.Stack, svc *config.Service, rec registry.Record) api.Serv
 		Version:  svc.Version,
 		Message:  rec.Message,
 	}
+	if rec.Release != nil {
+		s.Version = rec.Release.Version // the release it runs, or ran last
+	}
 	if len(rec.Endpoints) > 0 {
 		// The first network's address and ports: a container's on the bridge, which its
 		// ${svc.addr} names too, not its published ports.

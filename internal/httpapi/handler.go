@@ -31,6 +31,10 @@ type Backend interface {
 	Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error)
 	// Trust shows the host key a node offers, and records it once confirmed.
 	Trust(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error)
+	// Deploy deploys a release of a package service; a deploy that fails is a response.
+	Deploy(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error)
+	// Releases lists the releases of a package service on its node, and its deploys.
+	Releases(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error)
 	Daemon() api.Daemon
 	// Shutdown asks the daemon to end supervision (services keep running); it returns at once.
 	Shutdown()
@@ -74,6 +78,8 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		{http.MethodPost, api.PathHealth, call(h, b.Health)},
 		{http.MethodPost, api.PathHosts, call(h, b.Hosts)},
 		{http.MethodPost, api.PathTrust, call(h, b.Trust)},
+		{http.MethodPost, api.PathDeploy, call(h, b.Deploy)},
+		{http.MethodPost, api.PathReleases, call(h, b.Releases)},
 		{http.MethodGet, api.PathDaemon, h.daemon},
 		{http.MethodPost, api.PathShutdown, h.shutdown},
 		{http.MethodGet, api.PathEvents, h.events},

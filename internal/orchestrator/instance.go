@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/target"
@@ -23,6 +24,9 @@ type instance struct {
 
 	mu       sync.Mutex
 	svc      *config.Service // its definition: replaced by Update, never changed in place
+	eff      *config.Service // svc completed by the manifest of rel (package services)
+	rel      *registry.Release
+	man      *deploy.Manifest
 	rec      registry.Record
 	changed  chan struct{} // closed and replaced at every record change
 	pending  int           // changes submitted and not yet stored
@@ -51,11 +55,47 @@ func newInstance(stack string, svc *config.Service) *instance {
 	}
 }
 
-// service returns the definition of the instance's service.
+// service returns the definition of the instance's service, as it runs: for a package
+// service, completed by the manifest of its release.
 func (i *instance) service() *config.Service {
 	i.mu.Lock()
 	defer i.mu.Unlock()
+	if i.eff != nil {
+		return i.eff
+	}
 	return i.svc
+}
+
+// configured returns the definition of the instance's service in the services file; its
+// Hash is the instance's configuration hash.
+func (i *instance) configured() *config.Service {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.svc
+}
+
+// setService replaces the definition of the service, from st.
+func (i *instance) setService(st *config.Stack, svc *config.Service) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.svc = svc
+	if i.man != nil {
+		i.eff = effective(st, svc, i.man)
+	}
+}
+
+// setRelease records that the instance runs the package release rel of manifest m.
+func (i *instance) setRelease(st *config.Stack, rel *registry.Release, m *deploy.Manifest) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.rel, i.man, i.eff = rel, m, effective(st, i.svc, m)
+}
+
+// release returns the package release the instance runs; nil when none.
+func (i *instance) release() *registry.Release {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	return i.rel
 }
 
 func (i *instance) record() registry.Record {
@@ -127,6 +167,23 @@ func met(rec registry.Record, cond config.Condition) (bool, error) {
 // await waits until inst meets cond, fails, or its startup_timeout (counted from its launch)
 // passes.
 func (o *Orchestrator) await(ctx context.Context, inst *instance, cond config.Condition) error {
+	return o.awaitWith(ctx, inst, cond, met)
+}
+
+// awaitReady waits as await does, and fails as soon as inst turns unhealthy, or exits.
+func (o *Orchestrator) awaitReady(ctx context.Context, inst *instance, cond config.Condition) error {
+	return o.awaitWith(ctx, inst, cond, func(rec registry.Record, cond config.Condition) (bool, error) {
+		switch {
+		case rec.State == lifecycle.Running && rec.Health == lifecycle.HealthUnhealthy:
+			return false, fmt.Errorf("%s is unhealthy: %s", rec.Key.Service, rec.Message)
+		case rec.State == lifecycle.Exited:
+			return false, fmt.Errorf("%s exited: %s", rec.Key.Service, rec.Message)
+		}
+		return met(rec, cond)
+	})
+}
+
+func (o *Orchestrator) awaitWith(ctx context.Context, inst *instance, cond config.Condition, met func(registry.Record, config.Condition) (bool, error)) error {
 	for {
 		rec, changed, pending := inst.snapshot()
 		ok, err := met(rec, cond)

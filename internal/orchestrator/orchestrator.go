@@ -158,9 +158,7 @@ func (o *Orchestrator) Update(stack *config.Stack, environ []string) error {
 		if inst == nil {
 			inst = newInstance(stack.Name, svc)
 		}
-		inst.mu.Lock()
-		inst.svc = svc
-		inst.mu.Unlock()
+		inst.setService(stack, svc)
 		v.insts[svc.Name] = inst
 	}
 	o.cur.Store(v)
@@ -260,6 +258,7 @@ func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registr
 	if err != nil {
 		return err
 	}
+	o.adoptRelease(inst, rec)
 	// It was started and not stopped: it is wanted, so its restart policy applies.
 	inst.mu.Lock()
 	inst.wanted = true
@@ -289,9 +288,7 @@ func (o *Orchestrator) target(svc *config.Service) (target.Target, error) {
 	}
 	targets := o.targets
 	switch svc.Type {
-	case config.TypePackage:
-		return nil, fmt.Errorf("%w: package services need the packages issue", ErrNoTarget)
-	case config.TypeRemote:
+	case config.TypeRemote, config.TypePackage:
 		if !svc.IsContainer() {
 			name = "process"
 		}
@@ -357,7 +354,7 @@ func (o *Orchestrator) Logs(ctx context.Context, service string, opts target.Log
 	if svc == nil {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownService, service)
 	}
-	if svc.Type == config.TypeRemote {
+	if svc.Type == config.TypeRemote || svc.Type == config.TypePackage {
 		tgt, err := o.target(svc)
 		if err != nil {
 			return nil, err

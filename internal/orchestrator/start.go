@@ -144,7 +144,7 @@ func (o *Orchestrator) startOne(ctx context.Context, inst *instance, verb Verb) 
 	r := inst.run
 	inst.mu.Unlock()
 	if r != nil {
-		if r.hash == Hash(inst.service()) {
+		if r.hash == Hash(inst.configured()) {
 			return nil
 		}
 		verb = VerbRecreate
@@ -186,10 +186,15 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		return err
 	}
 	spec, err := o.spec(ctx, tgt, svc)
+	if err == nil && svc.Type == config.TypePackage {
+		spec, err = o.packageSpec(ctx, inst, spec)
+		svc = inst.service() // as its release runs it
+	}
 	if err != nil {
 		o.fail(inst, err)
 		return err
 	}
+	spec.ConfigHash = Hash(inst.configured())
 	if inst.record().State != lifecycle.Starting { // already starting when it waited for dependencies
 		// Stored while the target starts it: whoever waits for it waits for the next record.
 		o.submit(inst, func(r *registry.Record) {
@@ -228,6 +233,7 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		r.Restarts = restarts
 		r.StartedAt = launched
 		r.Endpoints = endpoints(o.view().stack, svc, spec)
+		r.Release = inst.release()
 	}, nil)
 	o.supervise(inst, tgt, h, spec.ConfigHash, launched)
 	return nil
@@ -280,7 +286,7 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 	if err != nil {
 		return target.Spec{}, fmt.Errorf("args: %w", err)
 	}
-	if svc.Type == config.TypeRemote {
+	if svc.Type == config.TypeRemote || svc.Type == config.TypePackage {
 		// On its node: binary and working_dir are paths there, the environment is only
 		// what the service declares, and the agent keeps the log.
 		spec.Argv = append([]string{svc.Binary}, args...)
@@ -307,10 +313,11 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 func (o *Orchestrator) resolver(from *config.Service) config.Resolver {
 	return func(r config.Ref) (string, error) {
 		st := o.view().stack
-		to := st.Service(r.Service)
-		if to == nil {
+		callee := o.view().insts[r.Service]
+		if callee == nil {
 			return "", fmt.Errorf("%w: %q", ErrUnknownService, r.Service)
 		}
+		to := callee.service() // a package's ports may come from its manifest
 		fromNode, toNode := st.NodeName(from), st.NodeName(to)
 		switch {
 		case toNode != "local":
@@ -370,7 +377,7 @@ func publishedPort(svc *config.Service) int {
 // node's address on the node's network, a remote container at the ports it publishes there.
 func endpoints(st *config.Stack, svc *config.Service, spec target.Spec) []registry.Endpoint {
 	nd := st.Node(svc.Host)
-	remote := svc.Type == config.TypeRemote && nd != nil
+	remote := (svc.Type == config.TypeRemote || svc.Type == config.TypePackage) && nd != nil
 	if c := spec.Container; c != nil && !remote {
 		return containerEndpoints(svc, c.Network, c.IP)
 	}

@@ -87,6 +87,7 @@ func (o *Orchestrator) stopLocked(ctx context.Context, inst *instance, why strin
 		r.cancel() // end the probe and the exit watcher first: this stop is not a crash
 	}
 	o.update(inst, func(r *registry.Record) { r.State = lifecycle.Stopping })
+	o.stopScript(ctx, inst, tgt, h)
 	stopErr := tgt.Stop(ctx, h, svc.ShutdownTimeout.Std())
 	if r != nil {
 		<-r.done

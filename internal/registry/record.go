@@ -87,12 +87,58 @@ type Record struct {
 	// ConfigHash identifies the configuration the instance was started from.
 	ConfigHash string `json:"config_hash,omitempty"`
 	// Message is the real cause of the last failure, shown by status.
-	Message   string    `json:"message,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Release is the package release the instance runs (package services only).
+	Release *Release `json:"release,omitempty"`
+	// Deploys are the last MaxDeploys deploys and rollbacks of the service, oldest first.
+	Deploys []Deploy `json:"deploys,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	// UpdatedAt is the time of the last change, set by the registry.
 	UpdatedAt time.Time `json:"updated_at"`
 	// Revision is the revision of the last change to this record, set by the registry.
 	Revision uint64 `json:"revision"`
+}
+
+// Release is a package release on a node, as an instance runs it.
+type Release struct {
+	// ID is VERSION-SHA8, its directory under the install path's releases/.
+	ID      string `json:"id"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+	// Dir is its directory on the node.
+	Dir string `json:"dir"`
+	// Scripts are the package's scripts present (scripts/setup.sh, start.sh, stop.sh).
+	Scripts []string `json:"scripts,omitempty"`
+	// Manifest is the package's manifest.yaml.
+	Manifest []byte `json:"manifest,omitempty"`
+}
+
+// MaxDeploys bounds the deploy history kept in a record.
+const MaxDeploys = 20
+
+// Deploy is one deploy (or rollback) of a package service, as it ended.
+type Deploy struct {
+	At time.Time `json:"at"`
+	// Release is the ID of the release deployed; From, the one that ran before (empty: none).
+	Release string `json:"release"`
+	Version string `json:"version"`
+	From    string `json:"from,omitempty"`
+	// Rollback: asked for by rollback, not deploy.
+	Rollback bool `json:"rollback,omitempty"`
+	// Uploaded counts the bytes sent to the node (0: it had the archive).
+	Uploaded int64 `json:"uploaded"`
+	// Outcome is "ok", "failed" (nothing changed, or no rollback), or "rolled-back" (From
+	// runs again).
+	Outcome string `json:"outcome"`
+	Error   string `json:"error,omitempty"`
+}
+
+// AddDeploy appends d to the history of rec, dropping the oldest beyond MaxDeploys.
+func (rec *Record) AddDeploy(d Deploy) {
+	rec.Deploys = append(rec.Deploys, d)
+	if over := len(rec.Deploys) - MaxDeploys; over > 0 {
+		rec.Deploys = slices.Clone(rec.Deploys[over:])
+	}
 }
 
 // clone returns a copy of rec that shares no memory with it. An empty Endpoints becomes nil,
@@ -102,6 +148,12 @@ func (rec Record) clone() Record {
 		exit := *rec.LastExit
 		rec.LastExit = &exit
 	}
+	if rec.Release != nil {
+		r := *rec.Release
+		r.Scripts, r.Manifest = slices.Clone(r.Scripts), slices.Clone(r.Manifest)
+		rec.Release = &r
+	}
+	rec.Deploys = slices.Clone(rec.Deploys)
 	if len(rec.Endpoints) == 0 {
 		rec.Endpoints = nil
 	} else {

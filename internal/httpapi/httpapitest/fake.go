@@ -21,7 +21,10 @@ type Backend struct {
 	HealthFunc func(ctx context.Context, req api.HealthRequest) (api.HealthResponse, error)
 	HostsFunc  func(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error)
 	TrustFunc  func(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error)
-	WatchFunc  func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
+	DeployFunc func(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error)
+	// ReleasesFunc answers Releases.
+	ReleasesFunc func(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error)
+	WatchFunc    func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
 	// Rev is what Revision answers.
 	Rev uint64
 	// Info is what Daemon answers.
@@ -92,6 +95,16 @@ func (b *Backend) Health(ctx context.Context, req api.HealthRequest) (api.Health
 // Hosts implements httpapi.Backend.
 func (b *Backend) Hosts(ctx context.Context, req api.HostsRequest) (api.HostsResponse, error) {
 	return answer(b, "Hosts", b.HostsFunc, ctx, req)
+}
+
+// Deploy implements httpapi.Backend.
+func (b *Backend) Deploy(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error) {
+	return answer(b, "Deploy", b.DeployFunc, ctx, req)
+}
+
+// Releases implements httpapi.Backend.
+func (b *Backend) Releases(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error) {
+	return answer(b, "Releases", b.ReleasesFunc, ctx, req)
 }
 
 // Trust implements httpapi.Backend.
