@@ -94,4 +94,3 @@ func TestBuildContextShipped(t *testing.T) {
 		t.Errorf("contexts on the node: %v, want one", entries)
 	}
 }
-

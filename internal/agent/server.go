@@ -18,9 +18,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/internal/httpapi"
 	"github.com/graph-network-harness/harness/internal/lockfile"
-	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/target"

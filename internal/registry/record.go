@@ -91,7 +91,7 @@ type Record struct {
 	// Release is the package release the instance runs (package services only).
 	Release *Release `json:"release,omitempty"`
 	// Deploys are the last MaxDeploys deploys and rollbacks of the service, oldest first.
-	Deploys []Deploy `json:"deploys,omitempty"`
+	Deploys   []Deploy  `json:"deploys,omitempty"`
 	StartedAt time.Time `json:"started_at"`
 	// UpdatedAt is the time of the last change, set by the registry.
 	UpdatedAt time.Time `json:"updated_at"`
