@@ -69,6 +69,7 @@ func (d *daemon) Health(ctx context.Context, req api.HealthRequest) (api.HealthR
 		if len(want) > 0 && !want[svc.Name] {
 			continue
 		}
+		svc := orch.Service(svc.Name) // a package's check may come from its manifest
 		out.Services = append(out.Services, api.HealthResult{Name: svc.Name, Status: "none"})
 		if svc.HealthCheck == nil {
 			continue

@@ -239,11 +239,14 @@ func (d Dir) Install(ctx context.Context, req InstallRequest) (Release, error) {
 			return Release{}, fmt.Errorf("install %s: %w", id, err)
 		}
 	}
-	env := environ(req.Env)
-	if err := d.configure(archive, rel, env); err != nil {
-		return Release{}, d.discard(fresh, rel, err)
+	env, err := environ(req.Env)
+	if err == nil {
+		err = missing(m.Requires.Commands, env)
 	}
-	if err := missing(m.Requires.Commands, env); err != nil {
+	if err == nil {
+		err = d.configure(archive, rel, env)
+	}
+	if err != nil {
 		return Release{}, d.discard(fresh, rel, err)
 	}
 	if !fresh {
@@ -295,24 +298,35 @@ func (d Dir) unpack(archive string, rel Release) error {
 }
 
 // configure renders the config/ templates of archive into the release rel with env, and
-// writes its EnvFile.
+// writes its EnvFile: every template is rendered before any file is written, so a template
+// that does not render leaves the release as it was.
 func (d Dir) configure(archive string, rel Release, env map[string]string) error {
+	type rendered struct {
+		name string
+		mode fs.FileMode
+		data []byte
+	}
+	var files []rendered
+	err := eachFile(archive, "config/", func(name string, mode fs.FileMode, data []byte) error {
+		out, err := Render(name, data, env)
+		files = append(files, rendered{name, mode, out})
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	files = append(files, rendered{EnvFile, 0o600, envFile(env)})
 	root, err := os.OpenRoot(rel.Dir)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	err = eachFile(archive, "config/", func(name string, mode fs.FileMode, data []byte) error {
-		out, err := Render(name, data, env)
-		if err != nil {
+	for _, f := range files {
+		if err := writeAtomicIn(root, f.name, f.data, f.mode); err != nil {
 			return err
 		}
-		return writeAtomicIn(root, name, out, mode)
-	})
-	if err != nil {
-		return err
 	}
-	return writeAtomicIn(root, EnvFile, envFile(env), 0o600)
+	return nil
 }
 
 // eachFile calls fn with every regular file of archive whose name starts with prefix.
@@ -348,15 +362,18 @@ func eachFile(archive, prefix string, fn func(name string, mode fs.FileMode, dat
 	}
 }
 
-// environ maps NAME=VALUE entries; a later entry wins.
-func environ(env []string) map[string]string {
+// environ maps NAME=VALUE entries; a later entry wins. A name that sh cannot read back from
+// the EnvFile is refused.
+func environ(env []string) (map[string]string, error) {
 	out := make(map[string]string, len(env))
 	for _, kv := range env {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			out[k] = v
+		k, v, _ := strings.Cut(kv, "=")
+		if !envName.MatchString(k) {
+			return nil, fmt.Errorf("environment %q: want NAME=VALUE, NAME of letters, digits and _: %w", kv, target.ErrInvalidSpec)
 		}
+		out[k] = v
 	}
-	return out
+	return out, nil
 }
 
 // envFile writes env as sorted NAME='VALUE' lines, which sh reads back exactly
@@ -413,7 +430,7 @@ func setup(ctx context.Context, rel Release, env []string) error {
 	defer log.Close()
 	tail := &tailBuffer{max: setupOutput}
 	cmd := exec.CommandContext(ctx, filepath.Join(rel.Dir, SetupScript))
-	cmd.Dir, cmd.Env = rel.Dir, env
+	cmd.Dir, cmd.Env = rel.Dir, append([]string{}, env...) // never nil: nil inherits the agent's
 	cmd.Stdout = io.MultiWriter(log, tail)
 	cmd.Stderr = cmd.Stdout
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

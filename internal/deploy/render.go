@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Render renders the config template file with env: ${NAME} is the value of NAME,
@@ -24,7 +25,7 @@ func Render(file string, data []byte, env map[string]string) ([]byte, error) {
 			i += 3
 			continue
 		case c == '$' && bytes.HasPrefix(data[i:], []byte("${")):
-			at := fmt.Sprintf("%s:%d:%d", file, line, i-lineStart+1)
+			at := fmt.Sprintf("%s:%d:%d", file, line, utf8.RuneCount(data[lineStart:i])+1)
 			end := bytes.IndexAny(data[i+2:], "}\n")
 			if end < 0 || data[i+2+end] != '}' {
 				return nil, fmt.Errorf("%s: ${ without its closing }", at)

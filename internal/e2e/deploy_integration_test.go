@@ -138,6 +138,13 @@ func TestDeploy(t *testing.T) {
 		t.Fatalf("current -> %s, want a release of 1.0.0", v1)
 	}
 	runningFrom(t, hs, v1)
+	// Its check, from the manifest, runs on a; status shows the version it runs.
+	if out := hs.must(0, "health", "edge").stdout; !strings.Contains(out, "healthy") {
+		t.Errorf("health edge:\n%s", out)
+	}
+	if out := hs.must(0, "status").stdout; !strings.Contains(out, "VERSION") || !strings.Contains(out, " 1.0.0 ") {
+		t.Errorf("status shows no version:\n%s", out)
+	}
 	rel := a.Path("/root/apps/edge/releases/" + v1)
 	dbAddr := hs.hosts["b"].Addr.String() + ":18081"
 	env, err := os.ReadFile(filepath.Join(rel, "harness.env"))

@@ -165,6 +165,15 @@ func (o *Orchestrator) Update(stack *config.Stack, environ []string) error {
 	return nil
 }
 
+// Service returns the definition of service as it runs (a package service completed by the
+// manifest of its release), nil when the stack has no such service.
+func (o *Orchestrator) Service(service string) *config.Service {
+	if inst := o.view().insts[service]; inst != nil {
+		return inst.service()
+	}
+	return nil
+}
+
 // Stack returns the stack the orchestrator runs.
 func (o *Orchestrator) Stack() *config.Stack { return o.view().stack }
 
