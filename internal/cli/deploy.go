@@ -218,7 +218,7 @@ func writeReleases(w io.Writer, p palette, resp api.ReleasesResponse, now time.T
 			verb = "rollback"
 		}
 		line := fmt.Sprintf("  %s  %s %s  %s", h.At.Local().Format(time.DateTime), verb, h.Release, h.Outcome)
-		if h.From != "" {
+		if h.From != "" && h.From != h.Release {
 			line += " (from " + h.From + ")"
 		}
 		if h.Error != "" {

@@ -240,7 +240,11 @@ func TestDeploy(t *testing.T) {
 	if want := []string{"ok", "rolled-back", "ok", "ok", "ok"}; !slices.Equal(outcomes, want) {
 		t.Errorf("deploy history outcomes %v, want %v", outcomes, want)
 	}
-	if table := hs.must(0, "releases", "edge").stdout; !strings.Contains(table, "current, running") {
+	t.Logf("dry run:\n%s", hs.must(0, "deploy", "edge", "--dry-run").stdout)
+	t.Logf("deploy:\n%s", hs.must(0, "deploy", "edge"))
+	table := hs.must(0, "releases", "edge").stdout
+	t.Logf("releases:\n%s", table)
+	if !strings.Contains(table, "current, running") {
 		t.Errorf("releases table:\n%s", table)
 	}
 	// setup.sh ran once per release installed: 1.0.0, 2.0.0, 2.0.1.
