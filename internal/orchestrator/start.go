@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/dag"
 	"github.com/graph-network-harness/harness/internal/lifecycle"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -307,51 +309,58 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 }
 
 // resolver renders the service references of from: each callee at the address from's node
-// reaches it at. A service on a remote node is at that node's address (loopback from the same
-// node) and its first port; a local process is on loopback at its first port; a local
-// container is at its bridge address and container port.
+// reaches it at (network.Resolve).
 func (o *Orchestrator) resolver(from *config.Service) config.Resolver {
 	return func(r config.Ref) (string, error) {
-		st := o.view().stack
 		callee := o.view().insts[r.Service]
 		if callee == nil {
 			return "", fmt.Errorf("%w: %q", ErrUnknownService, r.Service)
 		}
-		to := callee.service() // a package's ports may come from its manifest
-		fromNode, toNode := st.NodeName(from), st.NodeName(to)
-		switch {
-		case toNode != "local":
-			// A remote container is reached at the ports it publishes on its node: from its
-			// node's processes on loopback, from anywhere else (its node's containers too)
-			// at the node's address.
-			host, port := "127.0.0.1", firstPort(to)
-			if fromNode != toNode || (to.IsContainer() && from.IsContainer()) {
-				host = st.Node(to.Host).Host
-			}
-			if to.IsContainer() {
-				if port = publishedPort(to); port == 0 {
-					return "", fmt.Errorf("%s, a container on node %s, publishes no port there: give it ports as HOST:CONTAINER", to.Name, toNode)
-				}
-			}
-			return config.PropertyValue(r.Property, host, port)
-		case fromNode != "local":
-			return "", fmt.Errorf("%s runs on the controller's host, which node %s reaches at no known address yet", to.Name, fromNode)
+		to, err := o.callee(callee.service()) // a package's ports may come from its manifest
+		if err != nil {
+			return "", err
 		}
-		if to.IsContainer() {
-			// Every caller is on this host, where the bridge is reachable: the container's
-			// address on it, and its container port.
-			ip, err := o.containerAddr(to.Name)
-			if err != nil {
-				return "", err
-			}
-			port := 0
-			if len(to.Ports) > 0 {
-				port = to.Ports[0].Target
-			}
-			return config.PropertyValue(r.Property, ip, port)
+		addr, err := network.Resolve(o.place(from), to)
+		if err != nil {
+			return "", err
 		}
-		return config.PropertyValue(r.Property, "127.0.0.1", firstPort(to))
+		return config.PropertyValue(r.Property, addr.Host, addr.Port)
 	}
+}
+
+// place is where svc runs.
+func (o *Orchestrator) place(svc *config.Service) network.Place {
+	st := o.view().stack
+	p := network.Place{Node: st.NodeName(svc), Container: svc.IsContainer()}
+	if nd := st.Node(svc.Host); nd != nil && p.Node != network.Local {
+		n := st.Network(nd.Network)
+		p.Mesh = n != nil && n.Type == config.NetworkWireGuard
+	}
+	return p
+}
+
+// callee is svc as a caller reaches it: its place, its ports, and its node's addresses (a
+// local container's on the stack's bridge).
+func (o *Orchestrator) callee(svc *config.Service) (network.Callee, error) {
+	c := network.Callee{Place: o.place(svc), Name: svc.Name, Port: firstPort(svc)}
+	if c.Container {
+		c.Port = publishedPort(svc)
+		if len(svc.Ports) > 0 {
+			c.BridgePort = svc.Ports[0].Target
+		}
+	}
+	if c.Node != network.Local {
+		c.NodeAddr = o.view().stack.Node(svc.Host).Host
+		return c, nil
+	}
+	if c.Container {
+		ip, err := o.containerAddr(svc.Name)
+		if err != nil {
+			return c, err
+		}
+		c.BridgeIP, _ = netip.ParseAddr(ip)
+	}
+	return c, nil
 }
 
 // firstPort is the host port of svc's first port, 0 when it has none.
