@@ -56,7 +56,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			it := newIteration(b)
-			hs := newRemoteBench(it, server)
+			hs := newRemoteBench(it, server, nil)
 			d := timed(b, func() { hs.harness("start") })
 			hs.checkRunning()
 			in, rd := hs.agentTimes()
@@ -77,7 +77,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			it := newIteration(b)
-			ab := newAnsibleBench(it, playbook)
+			ab := newAnsibleBench(it, playbook, fmt.Sprintf(ansiblePlaybook, harnessBin))
 			d := timed(b, ab.run)
 			ab.check()
 			b.Logf("ansible-floor: ansible-playbook %s", d.Round(time.Millisecond))
@@ -93,7 +93,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 		for b.Loop() {
 			b.StopTimer()
 			it := newIteration(b)
-			hs := newRemoteBench(it, server)
+			hs := newRemoteBench(it, server, nil)
 			hs.harness("start")
 			first := hs.checkRunning()
 			hs.harness("stop")
@@ -134,7 +134,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 			b.StopTimer()
 			runHarness := func() {
 				it := newIteration(b)
-				hs := newRemoteBench(it, server)
+				hs := newRemoteBench(it, server, nil)
 				d := timed(b, func() { hs.harness("start") })
 				hs.checkRunning()
 				cold += d
@@ -143,7 +143,7 @@ func BenchmarkRemoteStart10Hosts(b *testing.B) {
 			}
 			runAnsible := func() {
 				it := newIteration(b)
-				ab := newAnsibleBench(it, playbook)
+				ab := newAnsibleBench(it, playbook, fmt.Sprintf(ansiblePlaybook, harnessBin))
 				t0 := time.Now()
 				ab.run()
 				d := time.Since(t0)
@@ -222,8 +222,8 @@ func newHosts(t testing.TB) (*testenv.LAN, []*testenv.Host) {
 	return lan, hosts
 }
 
-// remoteBench is a stack with one remote testserver service per host of a fresh LAN, driven
-// through the harness binary as newStack's stack is.
+// remoteBench is a stack with one remote testserver service per host of a fresh LAN, s0 on h0
+// to s9 on h9, driven through the harness binary as newStack's stack is.
 type remoteBench struct {
 	t               testing.TB
 	hosts           []*testenv.Host
@@ -233,7 +233,9 @@ type remoteBench struct {
 	daemonLogRead   int // bytes of DATA/daemon.log that agentTimes has read
 }
 
-func newRemoteBench(t testing.TB, server string) *remoteBench {
+// newRemoteBench makes a remoteBench; more, when not nil, returns more services (lines of the
+// services: section) for host hI, written after sI.
+func newRemoteBench(t testing.TB, server string, more func(i int) string) *remoteBench {
 	lan, hosts := newHosts(t)
 	var nodes, services strings.Builder
 	for i, h := range hosts {
@@ -247,6 +249,9 @@ func newRemoteBench(t testing.TB, server string) *remoteBench {
     ports: [18080]
     health_check: {tcp: 18080}
 `, i, h.Name)
+		if more != nil {
+			services.WriteString(more(i))
+		}
 	}
 	yaml := fmt.Sprintf(`version: "1.0"
 name: bench
@@ -306,9 +311,16 @@ func (rb *remoteBench) newDataDir() {
 	rb.daemonLogRead = 0
 }
 
-// checkRunning fails the benchmark unless every service runs, healthy, on its own host, and
-// returns their PIDs, s0's first.
+// checkRunning fails the benchmark unless every service sI runs, healthy, on its own host,
+// and returns their PIDs, s0's first.
 func (rb *remoteBench) checkRunning() []int {
+	rb.t.Helper()
+	return rb.checkServices("s")
+}
+
+// checkServices fails the benchmark unless every service PREFIXi runs, healthy, on host hi,
+// and returns their PIDs, PREFIX0's first.
+func (rb *remoteBench) checkServices(prefix string) []int {
 	rb.t.Helper()
 	r, err := rb.run("status", "-o", "json")
 	if err != nil || r.code != 0 {
@@ -324,9 +336,9 @@ func (rb *remoteBench) checkRunning() []int {
 		st[svc.Name] = svc
 	}
 	for i, h := range rb.hosts {
-		svc := st[fmt.Sprintf("s%d", i)]
+		svc := st[fmt.Sprintf("%s%d", prefix, i)]
 		if svc.State != "running" || svc.Health != "healthy" || svc.Node != h.Name || !slices.Contains(h.Pids(rb.t), svc.PID) {
-			rb.t.Fatalf("s%d: %+v; want running and healthy on %s", i, svc, h.Name)
+			rb.t.Fatalf("%s%d: %+v; want running and healthy on %s", prefix, i, svc, h.Name)
 		}
 		pids = append(pids, svc.PID)
 	}
@@ -369,8 +381,8 @@ func (rb *remoteBench) cleanup() {
 	(&stack{marker: rb.marker}).killLeftovers(rb.t.Errorf)
 }
 
-// ansibleBench is a playbook that copies the harness binary to every host of a fresh LAN and
-// starts it detached, as a user of Ansible would deploy a binary and start it.
+// ansibleBench is a playbook run on every host of a fresh LAN (group bench of its inventory):
+// ansiblePlaybook, or another deploy to compare with.
 type ansibleBench struct {
 	t        testing.TB
 	playbook string
@@ -391,7 +403,8 @@ const ansiblePlaybook = `- hosts: bench
       shell: setsid /root/harness agent run --dir /root/ansible-agent </dev/null >/dev/null 2>&1 &
 `
 
-func newAnsibleBench(t testing.TB, playbook string) *ansibleBench {
+// newAnsibleBench makes an ansibleBench of the playbook yml; playbook is ansible-playbook.
+func newAnsibleBench(t testing.TB, playbook, yml string) *ansibleBench {
 	lan, hosts := newHosts(t)
 	// A short path: Ansible's control sockets are under it, and a unix socket's path is at most
 	// 107 bytes (t.TempDir's are too long).
@@ -412,7 +425,7 @@ func newAnsibleBench(t testing.TB, playbook string) *ansibleBench {
 	}
 	for name, content := range map[string]string{
 		"inventory":    inv.String(),
-		"playbook.yml": fmt.Sprintf(ansiblePlaybook, harnessBin),
+		"playbook.yml": yml,
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
@@ -440,7 +453,7 @@ func (ab *ansibleBench) run() {
 	}
 }
 
-// check fails the benchmark unless every host runs the agent Ansible started.
+// check fails the benchmark unless every host runs the agent that ansiblePlaybook started.
 func (ab *ansibleBench) check() {
 	ab.t.Helper()
 	for _, h := range ab.hosts {

@@ -118,7 +118,9 @@ func TestPackageServices(t *testing.T) {
 	local := &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}
 	opts := orchestrator.Options{
 		Targets: map[string]target.Target{"process": local},
-		Nodes:   func(*config.Node) (map[string]target.Target, error) { return map[string]target.Target{"process": node}, nil },
+		Nodes: func(*config.Node) (map[string]target.Target, error) {
+			return map[string]target.Target{"process": node}, nil
+		},
 	}
 	yaml := strings.Replace(packageStack, "INSTALL", install, 1)
 	e := newTargetsEnv(t, dir, yaml, node.Fake, opts)
