@@ -24,7 +24,8 @@ const (
 	PathDeploy = "/v1/deploy"      // POST DeployRequest → DeployResponse
 	// PathReleases: POST ReleasesRequest → ReleasesResponse
 	PathReleases = "/v1/releases"
-	PathDaemon   = "/v1/daemon" // GET → Daemon
+	PathNetwork  = "/v1/network" // POST NetworkRequest → NetworkResponse
+	PathDaemon   = "/v1/daemon"  // GET → Daemon
 	// PathEvents is the event stream: a WebSocket of Messages (see Message).
 	PathEvents = "/v1/events" // GET, upgraded to a WebSocket
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
@@ -265,6 +266,73 @@ type Deploy struct {
 	Uploaded int64     `json:"uploaded"`
 	Outcome  string    `json:"outcome"`
 	Error    string    `json:"error,omitempty"`
+}
+
+// NetworkRequest asks for the network view of a stack: its nodes as read from them, which
+// reach which, and the address of every service from every node. Agents are started on the
+// nodes that lack one (reading a node's interfaces needs it); nothing else is.
+type NetworkRequest struct {
+	Stack
+}
+
+// NetworkResponse is the network view of a stack.
+type NetworkResponse struct {
+	Stack string `json:"stack"`
+	// Nodes are the controller's host ("local") and every remote node, in file order.
+	Nodes []NetworkNode `json:"nodes"`
+	// Links say, for every ordered pair of remote nodes, whether the first reaches the second
+	// directly (a TCP connection from it to the second's SSH address).
+	Links []Link `json:"links"`
+	// Services are the address of every service from a process on each node.
+	Services []ServiceAddresses `json:"services"`
+}
+
+// NetworkNode is a host as read on it.
+type NetworkNode struct {
+	Name    string `json:"name"`
+	Network string `json:"network"`
+	Type    string `json:"type"` // local, lan, wireguard
+	Host    string `json:"host,omitempty"`
+	// Reachable: the controller reached it (its sshd, then its agent). Error says why not.
+	Reachable  bool        `json:"reachable"`
+	Error      string      `json:"error,omitempty"`
+	Interfaces []Interface `json:"interfaces"`
+	// HostLocal: Host is an address of one of its interfaces (false: a name, or an address
+	// translated on the way, such as NAT).
+	HostLocal bool `json:"host_local"`
+}
+
+// Interface is a network interface of a node.
+type Interface struct {
+	Name     string   `json:"name"`
+	Up       bool     `json:"up"`
+	Loopback bool     `json:"loopback,omitempty"`
+	Addrs    []string `json:"addrs"` // CIDR
+}
+
+// Link is whether From reaches To directly.
+type Link struct {
+	From   string   `json:"from"`
+	To     string   `json:"to"`
+	Direct bool     `json:"direct"`
+	RTT    Duration `json:"rtt,omitempty"` // of the TCP handshake
+	Error  string   `json:"error,omitempty"`
+}
+
+// ServiceAddresses is where a service is reached from each node.
+type ServiceAddresses struct {
+	Name string        `json:"name"`
+	Node string        `json:"node"`
+	From []NodeAddress `json:"from"`
+}
+
+// NodeAddress is the address of a service from a node: Addr (HOST:PORT) by way of Via
+// (loopback, bridge, lan, mesh), or Error.
+type NodeAddress struct {
+	Node  string `json:"node"`
+	Addr  string `json:"addr,omitempty"`
+	Via   string `json:"via,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // LogsRequest asks for the stored output of Services (all when empty), interleaved by time.

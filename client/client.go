@@ -111,6 +111,13 @@ func (c *Client) Releases(ctx context.Context, req api.ReleasesRequest) (api.Rel
 	return resp, c.do(ctx, "releases", http.MethodPost, api.PathReleases, req, &resp)
 }
 
+// Network reads the nodes of a stack: their interfaces, which reach which, and where every
+// service is reached from each.
+func (c *Client) Network(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error) {
+	var resp api.NetworkResponse
+	return resp, c.do(ctx, "network", http.MethodPost, api.PathNetwork, req, &resp)
+}
+
 // Trust returns the host key a node offers; with req.Fingerprint it records that key in the
 // stack's known_hosts file, if the node still offers it (api.ErrConflict otherwise).
 func (c *Client) Trust(ctx context.Context, req api.TrustRequest) (api.TrustResponse, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/graph-network-harness/harness/internal/deploy"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -69,6 +70,13 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	var info Info
 	err := c.call(ctx, "info", struct{}{}, &info)
 	return info, err
+}
+
+// Interfaces reads the network interfaces of the agent's node, and their addresses.
+func (c *Client) Interfaces(ctx context.Context) ([]network.Interface, error) {
+	var ifs []network.Interface
+	err := c.call(ctx, "interfaces", struct{}{}, &ifs)
+	return ifs, err
 }
 
 // Target returns the agent's target name ("process", "docker") as a target.Target whose
@@ -159,7 +167,7 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 
 // idempotent are the operations that may be sent twice: they change nothing.
 var idempotent = map[string]bool{
-	"info": true, "inspect": true, "wait": true, "logs": true, "service-logs": true,
+	"info": true, "interfaces": true, "inspect": true, "wait": true, "logs": true, "service-logs": true,
 	"ensure-network": true, "remove-stack": true, "context-stat": true,
 	"releases": true, "release-activate": true,
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/graph-network-harness/harness/internal/httpapi"
 	"github.com/graph-network-harness/harness/internal/lockfile"
 	"github.com/graph-network-harness/harness/internal/logfile"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -117,6 +118,10 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 	}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/info", func(w http.ResponseWriter, r *http.Request) { s.reply(w, s.info, nil) })
+	mux.HandleFunc("POST /v1/interfaces", func(w http.ResponseWriter, r *http.Request) {
+		ifs, err := network.Interfaces()
+		s.reply(w, ifs, err)
+	})
 	mux.HandleFunc("POST /v1/start", s.start)
 	mux.HandleFunc("POST /v1/put", s.put)
 	mux.HandleFunc("POST /v1/context-stat", s.contextStat)

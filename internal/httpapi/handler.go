@@ -35,6 +35,9 @@ type Backend interface {
 	Deploy(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error)
 	// Releases lists the releases of a package service on its node, and its deploys.
 	Releases(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error)
+	// Network reads the nodes of a stack and says which reach which, and where every
+	// service is reached from each node.
+	Network(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error)
 	Daemon() api.Daemon
 	// Shutdown asks the daemon to end supervision (services keep running); it returns at once.
 	Shutdown()
@@ -80,6 +83,7 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		{http.MethodPost, api.PathTrust, call(h, b.Trust)},
 		{http.MethodPost, api.PathDeploy, call(h, b.Deploy)},
 		{http.MethodPost, api.PathReleases, call(h, b.Releases)},
+		{http.MethodPost, api.PathNetwork, call(h, b.Network)},
 		{http.MethodGet, api.PathDaemon, h.daemon},
 		{http.MethodPost, api.PathShutdown, h.shutdown},
 		{http.MethodGet, api.PathEvents, h.events},

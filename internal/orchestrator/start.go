@@ -328,15 +328,35 @@ func (o *Orchestrator) resolver(from *config.Service) config.Resolver {
 	}
 }
 
+// AddressFrom is the address at which a process on node (network.Local, or a node's name)
+// reaches service.
+func (o *Orchestrator) AddressFrom(node, service string) (network.Address, error) {
+	inst := o.view().insts[service]
+	if inst == nil {
+		return network.Address{}, fmt.Errorf("%w: %q", ErrUnknownService, service)
+	}
+	to, err := o.callee(inst.service())
+	if err != nil {
+		return network.Address{}, err
+	}
+	return network.Resolve(network.Place{Node: node, Mesh: o.onMesh(node)}, to)
+}
+
 // place is where svc runs.
 func (o *Orchestrator) place(svc *config.Service) network.Place {
+	node := o.view().stack.NodeName(svc)
+	return network.Place{Node: node, Container: svc.IsContainer(), Mesh: o.onMesh(node)}
+}
+
+// onMesh reports whether node is on a wireguard network.
+func (o *Orchestrator) onMesh(node string) bool {
 	st := o.view().stack
-	p := network.Place{Node: st.NodeName(svc), Container: svc.IsContainer()}
-	if nd := st.Node(svc.Host); nd != nil && p.Node != network.Local {
-		n := st.Network(nd.Network)
-		p.Mesh = n != nil && n.Type == config.NetworkWireGuard
+	nd := st.Node(node)
+	if node == network.Local || nd == nil {
+		return false
 	}
-	return p
+	n := st.Network(nd.Network)
+	return n != nil && n.Type == config.NetworkWireGuard
 }
 
 // callee is svc as a caller reaches it: its place, its ports, and its node's addresses (a

@@ -46,6 +46,7 @@ import (
 
 	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/agent"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/sshx"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -198,6 +199,17 @@ func (r *Remote) Targets() map[string]target.Target {
 
 // Info asks the node's agent who it is, installing and starting it when needed.
 func (r *Remote) Info(ctx context.Context) (agent.Info, error) { return r.client.Info(ctx) }
+
+// Interfaces reads the network interfaces of the node through its agent, installing and
+// starting it when needed.
+func (r *Remote) Interfaces(ctx context.Context) ([]network.Interface, error) {
+	return r.client.Interfaces(ctx)
+}
+
+// Dial connects to address as the node sees it: from the node, through its sshd.
+func (r *Remote) Dial(ctx context.Context, nw, address string) (net.Conn, error) {
+	return r.dialNode(ctx, nw, address)
+}
 
 // Ping makes a round trip to the node's sshd within pingTimeout. The connection of a node that
 // does not answer is closed, so that what waits on it (a Wait, a followed log) fails with

@@ -24,7 +24,9 @@ type Backend struct {
 	DeployFunc func(ctx context.Context, req api.DeployRequest) (api.DeployResponse, error)
 	// ReleasesFunc answers Releases.
 	ReleasesFunc func(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error)
-	WatchFunc    func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
+	// NetworkFunc answers Network.
+	NetworkFunc func(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error)
+	WatchFunc   func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
 	// Rev is what Revision answers.
 	Rev uint64
 	// Info is what Daemon answers.
@@ -105,6 +107,11 @@ func (b *Backend) Deploy(ctx context.Context, req api.DeployRequest) (api.Deploy
 // Releases implements httpapi.Backend.
 func (b *Backend) Releases(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error) {
 	return answer(b, "Releases", b.ReleasesFunc, ctx, req)
+}
+
+// Network implements httpapi.Backend.
+func (b *Backend) Network(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error) {
+	return answer(b, "Network", b.NetworkFunc, ctx, req)
 }
 
 // Trust implements httpapi.Backend.

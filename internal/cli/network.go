@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/graph-network-harness/harness/api"
+)
+
+func (a *app) networkCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "network",
+		Short: "The network view: nodes, their addresses, links, and service addresses",
+		Args:  groupArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Read every node and show its addresses, the links between nodes, and where each service is reached from each node",
+		Long: `show asks the daemon (started on demand) to read every node of the services file at
+once: the controller's host ("local") and each remote node, through its agent
+(started on the nodes that lack one; nothing else is). It prints:
+
+  NODE  NETWORK  TYPE  HOST  REACHABLE  ADDRESSES
+
+the addresses of the node's interfaces that are up (loopback left out), as read
+there; HOST is marked "(not local)" when it is not one of them (a name, or an
+address translated on the way). Then LINKS: from every node, a TCP connection to
+every other node's SSH address ("direct", with the time of the handshake, or why
+not). Then, for every service, the address a process on each node reaches it at,
+and by which way (loopback, bridge, lan, mesh): what ${svc.addr} and the D_ADDR
+variables hold there.
+
+With -o json, stdout holds the daemon's answer:
+  {"stack": NAME, "nodes": [{"name", "network", "type", "host", "reachable", "error",
+   "interfaces": [{"name", "up", "addrs": [CIDR]}], "host_local"}],
+   "links": [{"from", "to", "direct", "rtt", "error"}],
+   "services": [{"name", "node", "from": [{"node", "addr", "via", "error"}]}]}`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.networkShow(cmd.Context()) },
+	}
+	cmd.AddCommand(show)
+	return cmd
+}
+
+func (a *app) networkShow(ctx context.Context) error {
+	stack, c, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Network(ctx, api.NetworkRequest{Stack: stack})
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		return a.writeJSON(resp)
+	}
+	return writeNetwork(a.stdout, a.colors(a.stdout), resp)
+}
+
+var networkHeader = []string{"NODE", "NETWORK", "TYPE", "HOST", "REACHABLE", "ADDRESSES"}
+
+// writeNetwork prints the nodes, the links and the service addresses of resp.
+func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse) error {
+	rows := make([][]cell, len(resp.Nodes))
+	var notes []string
+	for i, n := range resp.Nodes {
+		reach, color := "yes", green
+		if !n.Reachable {
+			reach, color = "no", red
+			notes = append(notes, n.Name+": "+n.Error)
+		}
+		host := orDash(n.Host)
+		if n.Reachable && n.Host != "" && !n.HostLocal {
+			host += " (not local)"
+		}
+		rows[i] = []cell{{text: n.Name}, {text: n.Network}, {text: n.Type}, {text: host}, {text: reach, color: color}, {text: addressesText(n.Interfaces)}}
+	}
+	if err := writeTable(w, p, networkHeader, rows); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(w, n)
+	}
+	if len(resp.Links) > 0 {
+		fmt.Fprintln(w, "\nLINKS (a TCP connection from each node to the other's SSH address)")
+		for _, l := range resp.Links {
+			if l.Direct {
+				fmt.Fprintf(w, "  %s → %s  %s  %s\n", l.From, l.To, p.paint(green, "direct"), shortLatency(time.Duration(l.RTT)))
+			} else {
+				fmt.Fprintf(w, "  %s → %s  %s  %s\n", l.From, l.To, p.paint(red, "no"), l.Error)
+			}
+		}
+	}
+	if len(resp.Services) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w)
+	header := []string{"SERVICE", "NODE"}
+	for _, n := range resp.Nodes {
+		header = append(header, "FROM "+n.Name)
+	}
+	rows = make([][]cell, len(resp.Services))
+	notes = nil
+	for i, s := range resp.Services {
+		rows[i] = []cell{{text: s.Name}, {text: s.Node}}
+		for _, f := range s.From {
+			text := f.Addr + " " + f.Via
+			if f.Error != "" {
+				text = "-"
+				notes = append(notes, fmt.Sprintf("%s from %s: %s", s.Name, f.Node, f.Error))
+			}
+			rows[i] = append(rows[i], cell{text: text})
+		}
+	}
+	if err := writeTable(w, p, header, rows); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if _, err := fmt.Fprintln(w, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addressesText lists the addresses of the interfaces that are up, loopback and link-local
+// addresses left out: "eth0 10.1.2.2/24 fd00::2/64, wg0 10.42.0.2/16".
+func addressesText(ifs []api.Interface) string {
+	var parts []string
+	for _, i := range ifs {
+		var addrs []string
+		for _, a := range i.Addrs {
+			if p, err := netip.ParsePrefix(a); err != nil || !p.Addr().IsLinkLocalUnicast() {
+				addrs = append(addrs, a)
+			}
+		}
+		if i.Up && !i.Loopback && len(addrs) > 0 {
+			parts = append(parts, i.Name+" "+strings.Join(addrs, " "))
+		}
+	}
+	return orDash(strings.Join(parts, ", "))
+}

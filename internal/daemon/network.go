@@ -1,0 +1,138 @@
+package daemon
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/network"
+	"github.com/graph-network-harness/harness/internal/remote"
+)
+
+// linkTimeout bounds a connection from one node to another in Network.
+const linkTimeout = 5 * time.Second
+
+// Network implements httpapi.Backend: every node is read at once, then every link tried at
+// once.
+func (d *daemon) Network(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error) {
+	orch, err := d.stack(ctx, req.Stack, false)
+	if err != nil {
+		return api.NetworkResponse{}, err
+	}
+	stack := orch.Stack()
+	nodes, _ := nodesOf(stack, nil)
+	rs := d.remotesOf(stack)
+	out := api.NetworkResponse{Stack: stack.Name, Nodes: make([]api.NetworkNode, len(nodes)+1), Links: []api.Link{}, Services: []api.ServiceAddresses{}}
+	out.Nodes[0] = localNode(stack)
+	var wg sync.WaitGroup
+	for i, nd := range nodes {
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, hostCheckTimeout)
+			defer cancel()
+			out.Nodes[i+1] = remoteNode(ctx, rs.Node(nd), nd)
+			if nw := stack.Network(nd.Network); nw != nil {
+				out.Nodes[i+1].Type = string(nw.Type)
+			}
+		})
+	}
+	wg.Wait()
+	out.Links = links(ctx, rs, nodes, out.Nodes[1:])
+	names := []string{network.Local}
+	for _, nd := range nodes {
+		names = append(names, nd.Name)
+	}
+	for _, svc := range stack.Services {
+		s := api.ServiceAddresses{Name: svc.Name, Node: stack.NodeName(svc), From: make([]api.NodeAddress, 0, len(names))}
+		for _, n := range names {
+			a := api.NodeAddress{Node: n}
+			if addr, err := orch.AddressFrom(n, svc.Name); err != nil {
+				a.Error = err.Error()
+			} else {
+				a.Addr, a.Via = addr.String(), string(addr.Via)
+			}
+			s.From = append(s.From, a)
+		}
+		out.Services = append(out.Services, s)
+	}
+	return out, nil
+}
+
+// localNode is the controller's host.
+func localNode(stack *config.Stack) api.NetworkNode {
+	n := api.NetworkNode{Name: network.Local, Network: network.Local, Type: string(config.NetworkLocal), Reachable: true, HostLocal: true}
+	for _, nw := range stack.Networks {
+		if nw.Type == config.NetworkLocal {
+			n.Network = nw.Name
+		}
+	}
+	ifs, err := network.Interfaces()
+	if err != nil {
+		n.Error = err.Error()
+	}
+	n.Interfaces = interfaces(ifs)
+	return n
+}
+
+// remoteNode reads nd through its agent.
+func remoteNode(ctx context.Context, r *remote.Remote, nd *config.Node) api.NetworkNode {
+	n := api.NetworkNode{Name: nd.Name, Network: nd.Network, Host: nd.Host, Interfaces: []api.Interface{}}
+	ifs, err := r.Interfaces(ctx)
+	if err != nil {
+		n.Error = err.Error()
+		return n
+	}
+	n.Reachable, n.Interfaces = true, interfaces(ifs)
+	if a, err := netip.ParseAddr(nd.Host); err == nil {
+		n.HostLocal = network.Holds(ifs, a)
+	}
+	return n
+}
+
+func interfaces(ifs []network.Interface) []api.Interface {
+	out := make([]api.Interface, 0, len(ifs))
+	for _, i := range ifs {
+		x := api.Interface{Name: i.Name, Up: i.Up, Loopback: i.Loopback, Addrs: make([]string, len(i.Addrs))}
+		for j, a := range i.Addrs {
+			x.Addrs[j] = a.String()
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// links tries, from every reachable node, a TCP connection to every other node's SSH address.
+func links(ctx context.Context, rs *remote.Remotes, nodes []*config.Node, read []api.NetworkNode) []api.Link {
+	out := []api.Link{}
+	var pairs [][2]*config.Node
+	for i, from := range nodes {
+		for j, to := range nodes {
+			if i != j && read[i].Reachable {
+				out = append(out, api.Link{From: from.Name, To: to.Name})
+				pairs = append(pairs, [2]*config.Node{from, to})
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for k, pair := range pairs {
+		l := &out[k]
+		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, linkTimeout)
+			defer cancel()
+			began := time.Now()
+			c, err := rs.Node(pair[0]).Dial(ctx, "tcp", net.JoinHostPort(pair[1].Host, strconv.Itoa(pair[1].SSHPort)))
+			if err != nil {
+				l.Error = err.Error()
+				return
+			}
+			l.Direct, l.RTT = true, api.Duration(time.Since(began))
+			c.Close()
+		})
+	}
+	wg.Wait()
+	return out
+}
