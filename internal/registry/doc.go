@@ -21,7 +21,16 @@
 //	events    key   revision as 8 bytes big-endian
 //	          value Event as JSON
 //	          the bucket's sequence (bbolt NextSequence) is the current revision
+//	ipam      one nested bucket per address pool of network.IPAM, named for the pool
+//	          ("bridge:STACK", "mesh:NAME"), holding
+//	          key   owner
+//	          value the owner's address as text ("172.30.0.2", "fd00::1")
+//	          a pool's bucket is deleted with its last address
 //	meta      "format" → "1", the layout version; Open refuses any other
+//
+// The ipam bucket came after format 1: Open creates it in a file that lacks it, and the format
+// stays "1", since the change only adds a bucket that a binary predating it never reads. A
+// bump would make such a binary refuse the file for nothing.
 //
 // Names may not contain 0x00 and 0x00 sorts before every other byte, so records sort by stack,
 // then service, then instance (numerically: the digits are fixed-width), exactly as Key values
@@ -48,6 +57,10 @@
 //     (one per write in the steady state; more once after KeepEvents was lowered).
 //   - Every Record handed out (returned or in an Event) is the caller's own copy: no slice or
 //     pointer is shared with the registry or with another caller.
+//   - Address allocations (IPAMStore) are not records: their writes take no revision, make no
+//     event and are not watched. An IPAMStore.Update is one bbolt transaction, durable
+//     (fsynced) before it returns; one whose function fails, or changes nothing, writes
+//     nothing.
 //
 // # Watching
 //
@@ -77,8 +90,12 @@
 // All methods are safe for concurrent use. Writes are serialized (bbolt allows one write
 // transaction at a time anyway); Get and List read a consistent snapshot and never wait for a
 // writer's fsync. Update's function runs inside the write transaction with the write lock held:
-// it must not call the Registry. Each watcher has one goroutine, owned by the Registry: it ends
-// when the watcher's ctx ends, when the watcher is cut off, or when the Registry is closed;
-// Close cuts off every watcher (Err returns ErrClosed), waits for their goroutines and then
-// closes the file. Close is idempotent; every other method returns ErrClosed after it.
+// it must not call the Registry. IPAMStore.Update runs a write transaction of its own rather
+// than a write of the committer's (it needs no revision, event or write lock); bbolt runs one
+// write transaction at a time, so the two take turns. Its function, too, runs inside the
+// transaction and must not call the Registry. Each watcher has one goroutine, owned by the
+// Registry: it ends when the watcher's ctx ends, when the watcher is cut off, or when the
+// Registry is closed; Close cuts off every watcher (Err returns ErrClosed), waits for their
+// goroutines and the IPAM transaction in progress, and then closes the file. Close is
+// idempotent; every other method returns ErrClosed after it.
 package registry

@@ -78,6 +78,7 @@ const (
 	bucketRecords = "records"
 	bucketEvents  = "events"
 	bucketMeta    = "meta"
+	bucketIPAM    = "ipam"
 	keyFormat     = "format"
 	// format is the layout version stored under meta/format.
 	format = "1"
@@ -160,6 +161,10 @@ func (r *Registry) init(tx *bolt.Tx) error {
 		return fmt.Errorf("layout version %q, want %q", v, format)
 	}
 	if _, err := tx.CreateBucketIfNotExists([]byte(bucketRecords)); err != nil {
+		return err
+	}
+	// Added within format 1: a file written before it gets the bucket here (see doc.go).
+	if _, err := tx.CreateBucketIfNotExists([]byte(bucketIPAM)); err != nil {
 		return err
 	}
 	events, err := tx.CreateBucketIfNotExists([]byte(bucketEvents))
