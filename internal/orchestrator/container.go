@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -21,13 +22,12 @@ var ErrNoAddress = errors.New("no address on the harness bridge yet")
 // BridgeName is the name of a stack's container network.
 func BridgeName(stack string) string { return "harness-" + stack }
 
-// bridge hands out the addresses of a stack's containers on its network: stable, in file
-// order, and kept in the records (an endpoint on the bridge), so that a container keeps its
-// address across restarts, recreations and daemon restarts.
-type bridge struct {
-	mu    sync.Mutex
-	addrs map[string]netip.Addr // service → address
-}
+// bridgeMu serializes the allocation of a stack's container addresses, so that they follow
+// the file, not the order the starts happen to take.
+type bridgeMu struct{ sync.Mutex }
+
+// bridgePool is the IPAM pool of the stack's containers on its network called name.
+func bridgePool(name string) string { return "bridge:" + name }
 
 // containerSpec completes spec for the container service svc: image, build context,
 // command, entrypoint, ports, mounts, and its address on the stack's bridge, which it makes
@@ -100,64 +100,51 @@ func (o *Orchestrator) containerSubnet(svc *config.Service) netip.Prefix {
 	return netip.Prefix{}
 }
 
-// allocate returns the address of service on net: the one it has when it is still on the
-// subnet and nobody else's, else the lowest free one. Services without an address get theirs
-// in file order, so the addresses follow the file, not the order the starts happen to take.
+// allocate returns the address of service on net, from the stack's pool in the registry's
+// IPAM (network.IPAM): the one it has while it is still usable (across restarts, recreations
+// and daemon restarts), else the lowest free one. The first allocation gives every local
+// container of the stack its address, in file order; a container that runs with an address
+// the IPAM does not know yet (started before it kept them) keeps that one when it can.
 func (o *Orchestrator) allocate(service string, net target.Network) (netip.Addr, error) {
-	b := &o.bridge
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	o.bridge.Lock()
+	defer o.bridge.Unlock()
 	v := o.view()
-	if b.addrs == nil {
-		b.addrs = map[string]netip.Addr{}
+	pool := network.Pool{Name: bridgePool(net.Name), Subnet: net.Subnet.Masked()}
+	if net.Gateway.IsValid() {
+		pool.Reserved = []netip.Addr{net.Gateway}
 	}
-	taken := map[netip.Addr]string{}
-	keep := func(name string, a netip.Addr) {
-		if net.Subnet.Contains(a) && a != net.Gateway && taken[a] == "" {
-			taken[a] = name
-			b.addrs[name] = a
-		} else if b.addrs[name] == a {
-			delete(b.addrs, name)
-		}
+	have, err := o.ipam.List(pool.Name)
+	if err != nil {
+		return netip.Addr{}, err
 	}
+	if _, ok := have[service]; ok {
+		return o.ipam.Allocate(pool, service) // its own while it is still usable
+	}
+	var containers []*config.Service
 	for _, svc := range v.stack.Services {
-		if a, ok := b.addrs[svc.Name]; ok {
-			keep(svc.Name, a)
-		} else if a, ok := bridgeAddr(v.insts[svc.Name].record(), net.Name); ok {
-			keep(svc.Name, a)
+		if svc.IsContainer() && v.stack.NodeName(svc) == network.Local {
+			containers = append(containers, svc)
 		}
 	}
-	for _, svc := range v.stack.Services {
-		if !svc.IsContainer() || v.stack.NodeName(svc) != "local" || taken[b.addrs[svc.Name]] == svc.Name {
-			continue
+	// Addresses that containers run with first, then the others, lowest free first.
+	for _, svc := range containers {
+		if a, ok := bridgeAddr(v.insts[svc.Name].record(), net.Name); ok && !have[svc.Name].IsValid() {
+			_ = o.ipam.Request(pool, svc.Name, a) // taken or unusable now: allocated below
 		}
-		a, err := freeAddr(net, taken)
-		if err != nil {
+	}
+	for _, svc := range containers {
+		if _, err := o.ipam.Allocate(pool, svc.Name); err != nil {
 			return netip.Addr{}, fmt.Errorf("address of %s on %s: %w", svc.Name, net.Name, err)
 		}
-		taken[a] = svc.Name
-		b.addrs[svc.Name] = a
 	}
-	a, ok := b.addrs[service]
-	if !ok {
+	a, ok, err := o.ipam.Lookup(pool.Name, service)
+	switch {
+	case err != nil:
+		return netip.Addr{}, err
+	case !ok:
 		return netip.Addr{}, fmt.Errorf("%s: %w", service, ErrNoAddress)
 	}
 	return a, nil
-}
-
-// freeAddr is the lowest address of net's subnet that is neither its network address, nor
-// its gateway, nor its broadcast address, nor taken.
-func freeAddr(net target.Network, taken map[netip.Addr]string) (netip.Addr, error) {
-	p := net.Subnet.Masked()
-	for a := p.Addr().Next(); a.IsValid() && p.Contains(a); a = a.Next() {
-		if !p.Contains(a.Next()) && a.Is4() {
-			break // the broadcast address
-		}
-		if a != net.Gateway && taken[a] == "" {
-			return a, nil
-		}
-	}
-	return netip.Addr{}, fmt.Errorf("subnet %s is full", p)
 }
 
 // bridgeAddr is the address a record holds on the network called name.
@@ -173,15 +160,17 @@ func bridgeAddr(rec registry.Record, name string) (netip.Addr, bool) {
 
 // containerAddr is the address of the container service on its stack's bridge.
 func (o *Orchestrator) containerAddr(service string) (string, error) {
-	o.bridge.mu.Lock()
-	a, ok := o.bridge.addrs[service]
-	o.bridge.mu.Unlock()
-	if !ok {
+	name := BridgeName(o.view().stack.Name)
+	a, ok, err := o.ipam.Lookup(bridgePool(name), service)
+	if err == nil && !ok {
 		if inst := o.view().insts[service]; inst != nil {
-			a, ok = bridgeAddr(inst.record(), BridgeName(o.view().stack.Name))
+			a, ok = bridgeAddr(inst.record(), name)
 		}
 	}
-	if !ok {
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
 		return "", fmt.Errorf("%s: %w", service, ErrNoAddress)
 	}
 	return a.String(), nil
@@ -263,9 +252,23 @@ func (o *Orchestrator) removeStack(ctx context.Context, volumes bool) error {
 			}
 		}
 	}
-	o.bridge.mu.Lock()
-	o.bridge.addrs = nil
-	o.bridge.mu.Unlock()
+	errs = append(errs, o.releaseAddrs())
+	return errors.Join(errs...)
+}
+
+// releaseAddrs gives back the addresses of the stack's containers on its bridge.
+func (o *Orchestrator) releaseAddrs() error {
+	o.bridge.Lock()
+	defer o.bridge.Unlock()
+	pool := bridgePool(BridgeName(o.view().stack.Name))
+	have, err := o.ipam.List(pool)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for owner := range have {
+		errs = append(errs, o.ipam.Release(pool, owner))
+	}
 	return errors.Join(errs...)
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/internal/target/targettest"
@@ -135,8 +136,17 @@ func TestContainers(t *testing.T) {
 	if diff := cmp.Diff("172.30.0.2", fake.spec("web").Container.IP); diff != "" {
 		t.Errorf("web's address after a restart (-want +got):\n%s", diff)
 	}
+	// The addresses are the registry's IPAM's, which down gives back.
+	ipam := network.NewIPAM(e.reg.IPAMStore())
+	kept, err := ipam.List("bridge:harness-shop")
+	if diff := cmp.Diff(network.Allocations{"web": netip.MustParseAddr("172.30.0.2"), "db": netip.MustParseAddr("172.30.0.3")}, kept, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); err != nil || diff != "" {
+		t.Errorf("the IPAM's pool (-want +got), %v:\n%s", err, diff)
+	}
 	if _, err := e.o.Down(context.Background(), false); err != nil {
 		t.Fatalf("Down: %v", err)
+	}
+	if left, err := ipam.List("bridge:harness-shop"); err != nil || len(left) != 0 {
+		t.Errorf("after down the pool holds %v (%v), want nothing", left, err)
 	}
 	if diff := cmp.Diff([]string{"shop"}, fake.removed); diff != "" {
 		t.Errorf("stacks removed (-want +got):\n%s", diff)

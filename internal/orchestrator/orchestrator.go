@@ -17,6 +17,7 @@ import (
 	"github.com/graph-network-harness/harness/config"
 	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/logfile"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -82,8 +83,9 @@ type Orchestrator struct {
 	nodes   remoteNodes
 	logDir  string
 	log     *slog.Logger
-	obs     Observer // never nil
-	bridge  bridge   // the addresses of the stack's containers
+	obs     Observer      // never nil
+	ipam    *network.IPAM // the addresses of the stack's containers, kept in the registry
+	bridge  bridgeMu
 	cur     atomic.Pointer[view]
 
 	mu      sync.Mutex      // guards the fields below, and serializes Update
@@ -117,6 +119,7 @@ func New(opts Options) (*Orchestrator, error) {
 	}
 	o := &Orchestrator{
 		reg:     opts.Registry,
+		ipam:    network.NewIPAM(opts.Registry.IPAMStore()),
 		targets: opts.Targets,
 		nodes:   remoteNodes{open: opts.Nodes, targets: map[nodeKey]map[string]target.Target{}},
 		logDir:  opts.LogDir,
