@@ -81,6 +81,21 @@ func archRules() []archRule {
 			forbidden: []string{"internal/telemetry/..."},
 			reason:    "the orchestrator reports through its own Observer interface: the daemon wires metrics in",
 		},
+		{
+			pkgs:      []string{"internal/network/...", "internal/deploy/...", "internal/registry/..."},
+			forbidden: []string{"internal/orchestrator/...", "internal/daemon/...", "internal/httpapi/...", "internal/remote/..."},
+			reason:    "network, deploy and registry sit below the orchestrator: the daemon and the orchestrator wire them together",
+		},
+		{
+			pkgs:      []string{"internal/network/..."},
+			forbidden: []string{"internal/registry/...", "internal/deploy/..."},
+			reason:    "network keeps its allocations through its own Store interface: the registry implements it without either importing the other",
+		},
+		{
+			pkgs:      []string{"internal/registry/..."},
+			forbidden: []string{"internal/network/...", "internal/deploy/..."},
+			reason:    "the registry stores plain values: it imports none of the packages whose state it keeps",
+		},
 	}
 }
 
