@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -35,6 +36,20 @@ func (s *Stack) Network(name string) *Network {
 		}
 	}
 	return nil
+}
+
+// LocalPath makes p, a path of this host written in the services file, absolute: relative to
+// the file's directory, with ~ the home directory.
+func (s *Stack) LocalPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~"); ok && (rest == "" || rest[0] == '/') {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, rest)
+		}
+	}
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(s.Dir, p)
 }
 
 // Node returns the node whose name or host is name, or nil.

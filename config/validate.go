@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -277,20 +276,9 @@ func (s *Stack) validatePlace(c *collector, svc *Service, what string) {
 
 // validatePaths warns about local paths that do not exist yet: they may be built later.
 func (s *Stack) validatePaths(c *collector, svc *Service, what string) {
-	local := func(p string) string {
-		if strings.HasPrefix(p, "~/") {
-			if home, err := os.UserHomeDir(); err == nil {
-				return filepath.Join(home, p[2:])
-			}
-		}
-		if filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(s.Dir, p)
-	}
 	switch {
 	case svc.Type == TypeProcess && strings.Contains(svc.Binary, "/"):
-		if _, err := os.Stat(local(svc.Binary)); err != nil {
+		if _, err := os.Stat(s.LocalPath(svc.Binary)); err != nil {
 			c.warnf(svc.pos.at("binary", svc.pos.self()), "%s: binary %s does not exist yet", what, svc.Binary)
 		}
 	case svc.Type == TypeProcess && svc.Binary != "":
@@ -298,7 +286,7 @@ func (s *Stack) validatePaths(c *collector, svc *Service, what string) {
 			c.warnf(svc.pos.at("binary", svc.pos.self()), "%s: binary %s is not on PATH", what, svc.Binary)
 		}
 	case svc.Type == TypePackage && svc.Package != "":
-		if _, err := os.Stat(local(svc.Package)); err != nil {
+		if _, err := os.Stat(s.LocalPath(svc.Package)); err != nil {
 			c.warnf(svc.pos.at("package", svc.pos.self()), "%s: package %s does not exist yet", what, svc.Package)
 		}
 	}

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/deploy"
 )
 
 func (a *app) validateCmd() *cobra.Command {
@@ -56,6 +58,10 @@ func (a *app) validate(strict bool) error {
 	switch {
 	case err == nil:
 		diags = append(diags, s.Warnings...)
+		if pkgDiags := packageDiagnostics(s); len(pkgDiags) > 0 {
+			diags = append(diags, pkgDiags...)
+			err = &config.Error{Diagnostics: pkgDiags}
+		}
 	case errors.As(err, &cfgErr):
 		diags = append(diags, cfgErr.Diagnostics...)
 	default:
@@ -165,4 +171,37 @@ func parenList(items []string) string {
 		return ""
 	}
 	return " (" + strings.Join(items, ", ") + ")"
+}
+
+// packageDiagnostics checks the package of every package service whose package exists (as
+// harness package does: the manifest with FILE:LINE:COL, the executable, scripts, links), and
+// that the manifest's dependencies are services of s.
+func packageDiagnostics(s *config.Stack) config.Diagnostics {
+	var out config.Diagnostics
+	for _, svc := range s.Services {
+		if svc.Type != config.TypePackage || svc.Package == "" {
+			continue
+		}
+		path := s.LocalPath(svc.Package)
+		if _, err := os.Stat(path); err != nil {
+			continue // validate's warning says so
+		}
+		m, err := deploy.Load(path)
+		var cfgErr *config.Error
+		switch {
+		case errors.As(err, &cfgErr):
+			out = append(out, cfgErr.Diagnostics...)
+			continue
+		case err != nil:
+			out = append(out, config.Diagnostic{Pos: config.Pos{File: path}, Severity: config.SeverityError, Message: err.Error()})
+			continue
+		}
+		for _, dep := range m.Dependencies {
+			if s.Service(dep) == nil {
+				out = append(out, config.Diagnostic{Pos: config.Pos{File: path}, Severity: config.SeverityError,
+					Message: fmt.Sprintf("service %s: package %s %s depends on %q, which is not a service of %s", svc.Name, m.Name, m.Version, dep, s.File)})
+			}
+		}
+	}
+	return out
 }

@@ -53,3 +53,33 @@ func TestPackage(t *testing.T) {
 		t.Error("package bad wrote bad.tar.gz")
 	}
 }
+
+// validate checks the package of a package service when it exists: a bad manifest is an
+// error with its line, a dependency the stack lacks too; a package not built yet is a warning.
+func TestValidatePackage(t *testing.T) {
+	s := newStack(t, `version: "1.0"
+name: pkg
+networks:
+  lan:
+    type: lan
+    subnet: 10.1.0.0/24
+    nodes: [{name: a, host: 10.1.0.2, ssh_user: root}]
+services:
+  edge: {type: package, host: a, package: ./edge}
+  later: {type: package, host: a, package: ./later}
+`)
+	dir := filepath.Join(s.dir, "edge")
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bin", "edge"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte("name: edge\nversion: 1.0.0\nservice: {executable: bin/edge}\ndependencies: [db]\n"), 0o644)
+	r := s.must(2, "validate")
+	if !strings.Contains(r.stderr, `depends on "db", which is not a service of`) || !strings.Contains(r.stderr, "package ./later does not exist yet") {
+		t.Errorf("validate with a package that depends on a missing service:\n%s", r)
+	}
+	os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte("name: edge\nversion: 1.0.0\nservice: {executable: bin/edge, portz: [1]}\n"), 0o644)
+	if r := s.must(2, "validate"); !strings.Contains(r.stderr, "edge/manifest.yaml:3:") || !strings.Contains(r.stderr, `"portz"`) {
+		t.Errorf("validate with a bad manifest:\n%s", r)
+	}
+	os.WriteFile(filepath.Join(dir, "manifest.yaml"), []byte("name: edge\nversion: 1.0.0\nservice: {executable: bin/edge}\n"), 0o644)
+	s.must(0, "validate")
+}

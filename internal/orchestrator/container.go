@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/graph-network-harness/harness/config"
@@ -52,7 +50,7 @@ func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc
 	}
 	if b := svc.Build; b != nil {
 		// A context of this host: a remote node's target sends it there.
-		c.Build = &target.Build{Context: hostPath(v.stack.Dir, b.Context), Dockerfile: b.Dockerfile, Args: b.Args}
+		c.Build = &target.Build{Context: v.stack.LocalPath(b.Context), Dockerfile: b.Dockerfile, Args: b.Args}
 	}
 	for _, p := range svc.Ports {
 		c.Ports = append(c.Ports, target.Port{Target: p.Target, Published: p.Published, HostIP: p.HostIP, Protocol: p.Protocol})
@@ -63,7 +61,7 @@ func (o *Orchestrator) containerSpec(ctx context.Context, tgt target.Target, svc
 		case vol.Bind && remote && !filepath.IsAbs(vol.Source):
 			return fmt.Errorf("volume %s: a bind mount on remote node %s needs an absolute path there: %w", vol.Source, svc.Host, target.ErrInvalidSpec)
 		case vol.Bind && !remote:
-			m.Source = hostPath(v.stack.Dir, vol.Source)
+			m.Source = v.stack.LocalPath(vol.Source)
 		}
 		c.Mounts = append(c.Mounts, m)
 	}
@@ -216,19 +214,6 @@ func renderAll(ts []config.Template, resolve config.Resolver) ([]string, error) 
 		out = append(out, s)
 	}
 	return out, nil
-}
-
-// hostPath makes a path of the config file absolute: relative to dir, ~ the home directory.
-func hostPath(dir, p string) string {
-	if rest, ok := strings.CutPrefix(p, "~"); ok && (rest == "" || rest[0] == '/') {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, rest)
-		}
-	}
-	if filepath.IsAbs(p) {
-		return filepath.Clean(p)
-	}
-	return filepath.Join(dir, p)
 }
 
 // removeStack removes the stack's networks, and with volumes its named volumes, from every

@@ -337,7 +337,7 @@ func (d *deployment) resolve(ctx context.Context, opts DeployOptions) error {
 		}
 		return fmt.Errorf("rollback %s: node %s has no %srelease to go back to (%s): %w", svc.Name, svc.Host, versionText(want), d.held(), ErrNoRelease)
 	}
-	pkg, err := deploy.Open(ctx, hostPath(d.o.view().stack.Dir, svc.Package))
+	pkg, err := deploy.Open(ctx, d.o.view().stack.LocalPath(svc.Package))
 	if err != nil {
 		return err
 	}

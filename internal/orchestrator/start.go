@@ -303,7 +303,7 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 	spec.Argv = append(spec.Argv, args...)
 	spec.Dir = v.stack.Dir
 	if svc.WorkingDir != "" {
-		spec.Dir = hostPath(v.stack.Dir, svc.WorkingDir)
+		spec.Dir = v.stack.LocalPath(svc.WorkingDir)
 	}
 	return spec, nil
 }
