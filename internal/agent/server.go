@@ -420,15 +420,4 @@ func ExecutableChecksum() (string, error) {
 }
 
 // FileChecksum is the SHA-256 (hex) of the file at path.
-func FileChecksum(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
+func FileChecksum(path string) (string, error) { return deploy.FileSHA256(path) }

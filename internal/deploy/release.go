@@ -225,7 +225,7 @@ func (d Dir) Install(ctx context.Context, req InstallRequest) (Release, error) {
 	if err != nil {
 		return Release{}, err
 	}
-	if sum, err := fileSum(archive); err != nil {
+	if sum, err := FileSHA256(archive); err != nil {
 		return Release{}, err
 	} else if sum != req.SHA256 {
 		return Release{}, fmt.Errorf("archive %s: its sha256 is %s", archive, sum)
@@ -285,16 +285,26 @@ func (d Dir) unpack(archive string, rel Release) error {
 	if err := os.RemoveAll(rel.Dir); err != nil {
 		return err
 	}
-	f, err := os.Open(archive)
+	f, zr, err := openGzip(archive)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	return Unpack(zr, rel.Dir)
+}
+
+// openGzip opens the gzip file and returns it, to close, and its content.
+func openGzip(file string) (*os.File, *gzip.Reader, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, nil, err
+	}
 	zr, err := gzip.NewReader(f)
 	if err != nil {
-		return err
+		f.Close()
+		return nil, nil, err
 	}
-	return Unpack(zr, rel.Dir)
+	return f, zr, nil
 }
 
 // configure renders the config/ templates of archive into the release rel with env, and
@@ -331,15 +341,11 @@ func (d Dir) configure(archive string, rel Release, env map[string]string) error
 
 // eachFile calls fn with every regular file of archive whose name starts with prefix.
 func eachFile(archive, prefix string, fn func(name string, mode fs.FileMode, data []byte) error) error {
-	f, err := os.Open(archive)
+	f, zr, err := openGzip(archive)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
-	if err != nil {
-		return err
-	}
 	tr := tar.NewReader(zr)
 	for {
 		hdr, err := tr.Next()
@@ -533,8 +539,8 @@ func (d Dir) prune(keep int) error {
 	return errors.Join(errs...)
 }
 
-// fileSum is the hex SHA-256 of file.
-func fileSum(file string) (string, error) {
+// FileSHA256 is the hex SHA-256 of file.
+func FileSHA256(file string) (string, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err

@@ -27,7 +27,7 @@ func Open(ctx context.Context, path string) (*Package, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum, err := fileSum(path)
+		sum, err := FileSHA256(path)
 		if err != nil {
 			return nil, fmt.Errorf("package %s: %w", path, err)
 		}
