@@ -128,15 +128,7 @@ func writeHosts(w io.Writer, p palette, resp api.HostsResponse) error {
 			{text: agentText(h.Agent)},
 		}
 	}
-	if err := writeTable(w, p, hostsHeader, rows); err != nil {
-		return err
-	}
-	for _, n := range notes {
-		if _, err := fmt.Fprintln(w, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeTableNotes(w, p, hostsHeader, rows, notes)
 }
 
 // agentText is "VERSION (pid PID)", with "old" when the agent is not this daemon's binary.

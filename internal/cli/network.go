@@ -82,11 +82,8 @@ func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse) error {
 		}
 		rows[i] = []cell{{text: n.Name}, {text: n.Network}, {text: n.Type}, {text: host}, {text: reach, color: color}, {text: addressesText(n.Interfaces)}}
 	}
-	if err := writeTable(w, p, networkHeader, rows); err != nil {
+	if err := writeTableNotes(w, p, networkHeader, rows, notes); err != nil {
 		return err
-	}
-	for _, n := range notes {
-		fmt.Fprintln(w, n)
 	}
 	if len(resp.Links) > 0 {
 		fmt.Fprintln(w, "\nLINKS (a TCP connection from each node to the other's SSH address)")
@@ -119,15 +116,7 @@ func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse) error {
 			rows[i] = append(rows[i], cell{text: text})
 		}
 	}
-	if err := writeTable(w, p, header, rows); err != nil {
-		return err
-	}
-	for _, n := range notes {
-		if _, err := fmt.Fprintln(w, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeTableNotes(w, p, header, rows, notes)
 }
 
 // addressesText lists the addresses of the interfaces that are up, loopback and link-local

@@ -194,15 +194,7 @@ func writeStatus(w io.Writer, p palette, s api.Status, now time.Time) error {
 			notes = append(notes, svc.Name+": "+svc.Unreachable)
 		}
 	}
-	if err := writeTable(w, p, header, rows); err != nil {
-		return err
-	}
-	for _, n := range notes {
-		if _, err := fmt.Fprintln(w, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return writeTableNotes(w, p, header, rows, notes)
 }
 
 // nodeCell is the node of svc, marked when it does not answer: its row is then the state

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -44,4 +45,17 @@ func writeTable(w io.Writer, p palette, header []string, rows [][]cell) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTableNotes prints a table, then each note on a line of its own.
+func writeTableNotes(w io.Writer, p palette, header []string, rows [][]cell, notes []string) error {
+	if err := writeTable(w, p, header, rows); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if _, err := fmt.Fprintln(w, n); err != nil {
+			return err
+		}
+	}
+	return nil
 }
