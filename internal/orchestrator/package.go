@@ -474,6 +474,9 @@ func (d *deployment) run(ctx context.Context, opts DeployOptions) error {
 			return err
 		}
 	}
+	// From here on the deploy finishes, rollback included, even if its caller goes away: a
+	// switch cut in the middle would leave the service stopped.
+	ctx = context.WithoutCancel(ctx)
 	err := d.switchTo(ctx, d.to.ID)
 	if err == nil {
 		d.res.Outcome = "ok"
