@@ -181,6 +181,15 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 	if _, err := o.supervision(); err != nil {
 		return err
 	}
+	if inst.record().State != lifecycle.Starting { // already starting when it waited for dependencies
+		// Stored while the target starts it (a package's release may be installed first):
+		// whoever waits for it waits for the next record.
+		o.submit(inst, func(r *registry.Record) {
+			r.State = lifecycle.Starting
+			r.Health = lifecycle.HealthNone
+			r.Message = ""
+		}, nil)
+	}
 	svc := inst.service()
 	tgt, err := o.target(svc)
 	if err != nil {
@@ -197,14 +206,6 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		return err
 	}
 	spec.ConfigHash = Hash(inst.configured())
-	if inst.record().State != lifecycle.Starting { // already starting when it waited for dependencies
-		// Stored while the target starts it: whoever waits for it waits for the next record.
-		o.submit(inst, func(r *registry.Record) {
-			r.State = lifecycle.Starting
-			r.Health = lifecycle.HealthNone
-			r.Message = ""
-		}, nil)
-	}
 	launched := time.Now()
 	inst.mu.Lock()
 	inst.launched = launched

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -22,6 +23,7 @@ type Conn struct {
 	client *ssh.Client
 	log    *slog.Logger
 	done   chan struct{} // closed when the connection has ended
+	reads  *readClock    // when the connection last read from the peer; nil: not known
 
 	mu      sync.Mutex
 	closing bool           // no goroutine may start: Close waits for them
@@ -177,12 +179,19 @@ func (c *Conn) keepalive(interval time.Duration, maxMissed int) {
 }
 
 // Ping sends a keepalive@openssh.com request and waits for the answer, within ctx: a round
-// trip to the node's sshd. Any answer counts.
+// trip to the node's sshd. Any answer counts; when none comes in time, anything read from the
+// peer since the request counts too (the answer queues behind a transfer on a busy link).
 func (c *Conn) Ping(ctx context.Context) error {
+	sent := time.Now()
 	_, err := await(ctx, c, func() (bool, error) {
 		ok, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
 		return ok, err
 	}, func(bool) {})
+	if err != nil && ctx.Err() != nil && c.reads.after(sent) {
+		// No answer in time, but the peer sent something since: its answer waits behind a
+		// transfer on a busy link, and the link is alive.
+		return nil
+	}
 	if err != nil {
 		return c.errorf("ping: %w", err)
 	}
@@ -317,4 +326,23 @@ func (c *Conn) makeSFTP(call *sftpCall) {
 		c.sftp = nil
 	}
 	c.mu.Unlock()
+}
+
+// readClock is a network connection that records when it last read something.
+type readClock struct {
+	net.Conn
+	last atomic.Int64 // UnixNano
+}
+
+func (r *readClock) Read(b []byte) (int, error) {
+	n, err := r.Conn.Read(b)
+	if n > 0 {
+		r.last.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// after reports whether something was read after t.
+func (r *readClock) after(t time.Time) bool {
+	return r != nil && r.last.Load() > t.UnixNano()
 }

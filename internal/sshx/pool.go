@@ -181,10 +181,11 @@ func (p *Pool) Reset(addr Addr) {
 // dial connects to a and records the outcome in h.
 func (p *Pool) dial(a Addr, h *host) {
 	defer p.wg.Done()
-	client, err := p.connect(a)
+	client, reads, err := p.connect(a)
 	var c *Conn
 	if err == nil {
 		c = newConn(a, client, p.opts.KeepaliveInterval, p.opts.KeepaliveMax, p.log)
+		c.reads = reads
 	}
 	p.mu.Lock()
 	if err != nil {
@@ -214,13 +215,13 @@ func (p *Pool) backoff(n int) time.Duration {
 	return d + p.jitter(d)
 }
 
-// connect takes a handshake slot, dials a and authenticates. Its errors do not name the
-// node (Get does).
-func (p *Pool) connect(a Addr) (*ssh.Client, error) {
+// connect takes a handshake slot, dials a and authenticates, and returns the client and the
+// record of what its connection reads. Its errors do not name the node (Get does).
+func (p *Pool) connect(a Addr) (*ssh.Client, *readClock, error) {
 	select {
 	case p.handshakes <- struct{}{}:
 	case <-p.ctx.Done():
-		return nil, fmt.Errorf("%w: pool closed", ErrClosed)
+		return nil, nil, fmt.Errorf("%w: pool closed", ErrClosed)
 	}
 	defer func() { <-p.handshakes }()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.HandshakeTimeout)
@@ -228,15 +229,15 @@ func (p *Pool) connect(a Addr) (*ssh.Client, error) {
 
 	knownHosts, err := expandHome(p.opts.KnownHosts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	db, err := hostKeys(knownHosts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k, err := loadKeys(ctx, a.KeyFile)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer k.close()
 
@@ -254,10 +255,11 @@ func (p *Pool) connect(a Addr) (*ssh.Client, error) {
 		},
 		HostKeyAlgorithms: db.HostKeyAlgorithms(a.hostport()),
 	}
-	nc, err := p.dialer(ctx, "tcp", a.hostport())
+	tcp, err := p.dialer(ctx, "tcp", a.hostport())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	nc := &readClock{Conn: tcp}
 	// x/crypto's handshake takes no context: closing the connection aborts it.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	cc, chans, reqs, err := ssh.NewClientConn(nc, a.hostport(), cfg)
@@ -266,21 +268,21 @@ func (p *Pool) connect(a Addr) (*ssh.Client, error) {
 			cc.Close()
 		}
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, fmt.Errorf("ssh handshake: timed out after %s", p.opts.HandshakeTimeout)
+			return nil, nil, fmt.Errorf("ssh handshake: timed out after %s", p.opts.HandshakeTimeout)
 		}
-		return nil, fmt.Errorf("%w: pool closed", ErrClosed)
+		return nil, nil, fmt.Errorf("%w: pool closed", ErrClosed)
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	switch {
 	case err == nil:
-		return ssh.NewClient(cc, chans, reqs), nil
+		return ssh.NewClient(cc, chans, reqs), nc, nil
 	case hostKeyErr != nil:
-		return nil, hostKeyErr
+		return nil, nil, hostKeyErr
 	case isAuthFailure(err):
-		return nil, fmt.Errorf("%w: %w (%s)", ErrAuth, err, k.describe())
+		return nil, nil, fmt.Errorf("%w: %w (%s)", ErrAuth, err, k.describe())
 	default:
-		return nil, err
+		return nil, nil, err
 	}
 }
 
