@@ -126,6 +126,9 @@ func Addr(nd *config.Node) sshx.Addr {
 const (
 	pingEvery   = 2 * time.Second
 	pingTimeout = 2 * time.Second
+	// pingMisses is how many pings in a row may go unanswered in time before the node is
+	// down: a busy sshd (transfers, a loaded machine) answers late, a cut link never.
+	pingMisses = 3
 )
 
 // Node returns the remote node nd, one value per address; it contacts nothing until used.
@@ -186,6 +189,7 @@ type Remote struct {
 
 	mu      sync.Mutex
 	down    error  // why the last ping failed; nil when it succeeded
+	missed  int    // pings in a row without an answer in time
 	home    string // the login user's home on the node; "" until probed
 	uname   string // its `uname -sm`
 	ready   bool   // an agent of this binary answered
@@ -211,16 +215,28 @@ func (r *Remote) Dial(ctx context.Context, nw, address string) (net.Conn, error)
 	return r.dialNode(ctx, nw, address)
 }
 
-// Ping makes a round trip to the node's sshd within pingTimeout. The connection of a node that
-// does not answer is closed, so that what waits on it (a Wait, a followed log) fails with
-// target.ErrUnreachable rather than hang, and the next use dials again.
+// Ping makes a round trip to the node's sshd within pingTimeout. After pingMisses pings in a
+// row without an answer in time (or at once, when there is no connection), the node is down
+// (Err) and its connection is closed, so that what waits on it (a Wait, a followed log) fails
+// with target.ErrUnreachable rather than hang, and the next use dials again. A ping that
+// missed returns its error before that: a check gated on it is inconclusive.
 func (r *Remote) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	conn, err := r.rs.pool.Get(ctx, r.addr)
+	late := false
 	if err == nil {
 		if err = conn.Ping(ctx); err != nil {
-			conn.Close()
+			r.mu.Lock()
+			r.missed++
+			late = r.missed < pingMisses && ctx.Err() != nil
+			r.mu.Unlock()
+			if !late {
+				if ctx.Err() != nil {
+					err = fmt.Errorf("no answer to %d pings in a row (%s each): %w", pingMisses, pingTimeout, err)
+				}
+				conn.Close()
+			}
 		}
 	}
 	if err != nil {
@@ -228,8 +244,16 @@ func (r *Remote) Ping(ctx context.Context) error {
 	}
 	r.mu.Lock()
 	was := r.down
-	r.down = err
+	if !late {
+		r.down = err
+	}
+	if err == nil {
+		r.missed = 0
+	}
 	r.mu.Unlock()
+	if late {
+		return err
+	}
 	switch {
 	case was == nil && err != nil:
 		r.rs.log.Warn("node unreachable", "node", r.addr.Name, "err", err)
