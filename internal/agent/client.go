@@ -51,6 +51,9 @@ func NewClient(node string, opts ClientOptions) *Client {
 		DialContext:         func(ctx context.Context, _, _ string) (net.Conn, error) { return opts.Dial(ctx) },
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
+		// Uploads go through an SSH channel: large writes make large SSH packets, where the
+		// default 4 KB buffer makes many small ones that the node's sshd copies and frames.
+		WriteBufferSize: 256 << 10,
 	}
 	if opts.DialNode == nil {
 		var d net.Dialer
