@@ -106,6 +106,10 @@ func (l Listing) HasArchive(sum string) bool { return slices.Contains(l.Archives
 // InstallRequest asks a node to install the release of an uploaded archive.
 type InstallRequest struct {
 	SHA256 string `json:"sha256"`
+	// ID, when the release may be installed already (a start of the current release), names
+	// it: then only its environment and config/ are written again, without reading the whole
+	// archive.
+	ID string `json:"id,omitempty"`
 	// Env is the service's environment on the node (NAME=VALUE): written to the release's
 	// EnvFile, given to setup.sh, and what config/ templates are rendered with.
 	Env []string `json:"env"`
@@ -221,22 +225,19 @@ func (d Dir) Install(ctx context.Context, req InstallRequest) (Release, error) {
 	}
 	defer unlock()
 	archive := d.ArchivePath(req.SHA256)
-	m, err := Load(archive)
+	m, rel, err := d.installed(req)
+	fresh := false
 	if err != nil {
-		return Release{}, err
-	}
-	if sum, err := FileSHA256(archive); err != nil {
-		return Release{}, err
-	} else if sum != req.SHA256 {
-		return Release{}, fmt.Errorf("archive %s: its sha256 is %s", archive, sum)
-	}
-	id := ReleaseID(m.Version, req.SHA256)
-	rel, err := d.read(id)
-	fresh := err != nil
-	if fresh {
-		rel = Release{ID: id, Name: m.Name, Version: m.Version, SHA256: req.SHA256, Dir: d.releaseDir(id)}
-		if err := d.unpack(archive, rel); err != nil {
-			return Release{}, fmt.Errorf("install %s: %w", id, err)
+		if m, err = checkArchive(archive, req.SHA256); err != nil {
+			return Release{}, err
+		}
+		id := ReleaseID(m.Version, req.SHA256)
+		if rel, err = d.read(id); err != nil {
+			fresh = true
+			rel = Release{ID: id, Name: m.Name, Version: m.Version, SHA256: req.SHA256, Dir: d.releaseDir(id)}
+			if err := d.unpack(archive, rel); err != nil {
+				return Release{}, fmt.Errorf("install %s: %w", id, err)
+			}
 		}
 	}
 	env, err := environ(req.Env)
@@ -270,6 +271,38 @@ func (d Dir) Install(ctx context.Context, req InstallRequest) (Release, error) {
 		return Release{}, d.discard(fresh, rel, err)
 	}
 	return rel, nil
+}
+
+// checkArchive checks the package archive (as Load does) and its SHA-256, and returns its
+// manifest.
+func checkArchive(archive, sum string) (*Manifest, error) {
+	m, err := Load(archive)
+	if err != nil {
+		return nil, err
+	}
+	if got, err := FileSHA256(archive); err != nil {
+		return nil, err
+	} else if got != sum {
+		return nil, fmt.Errorf("archive %s: its sha256 is %s", archive, got)
+	}
+	return m, nil
+}
+
+// installed returns the release req.ID and its manifest when it is installed from the
+// archive req.SHA256 (its archive was checked then: it is not read again).
+func (d Dir) installed(req InstallRequest) (*Manifest, Release, error) {
+	if !packageName.MatchString(req.ID) {
+		return nil, Release{}, fmt.Errorf("release %q: %w", req.ID, target.ErrNotFound)
+	}
+	rel, err := d.read(req.ID)
+	if err != nil {
+		return nil, Release{}, err
+	}
+	if rel.SHA256 != req.SHA256 {
+		return nil, Release{}, fmt.Errorf("release %s is of sha256 %s, not %s: %w", rel.ID, rel.SHA256, req.SHA256, target.ErrNotFound)
+	}
+	m, err := ParseManifest(filepath.Join(rel.Dir, ManifestFile), rel.Manifest)
+	return m, rel, err
 }
 
 // discard removes the release rel when it was being installed (fresh), and returns err.
@@ -317,13 +350,15 @@ func (d Dir) configure(archive string, rel Release, env map[string]string) error
 		data []byte
 	}
 	var files []rendered
-	err := eachFile(archive, "config/", func(name string, mode fs.FileMode, data []byte) error {
-		out, err := Render(name, data, env)
-		files = append(files, rendered{name, mode, out})
-		return err
-	})
-	if err != nil {
-		return err
+	if _, err := os.Stat(filepath.Join(rel.Dir, "config")); err == nil { // else no template to read
+		err := eachFile(archive, "config/", func(name string, mode fs.FileMode, data []byte) error {
+			out, err := Render(name, data, env)
+			files = append(files, rendered{name, mode, out})
+			return err
+		})
+		if err != nil {
+			return err
+		}
 	}
 	files = append(files, rendered{EnvFile, 0o600, envFile(env)})
 	root, err := os.OpenRoot(rel.Dir)

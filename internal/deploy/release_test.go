@@ -703,3 +703,30 @@ func TestInstallSetupEnvNotInherited(t *testing.T) {
 		t.Errorf("setup.sh saw HARNESS_TEST_LEAK=%s, want nothing from the agent", got)
 	}
 }
+
+// An Install that names a release installed already writes its environment again without
+// reading the archive (its config/ templates, when it has some, are read again); one that
+// names none, or another release, checks the whole archive.
+func TestInstallKnownRelease(t *testing.T) {
+	d := installDir(t)
+	res := upload(t, d, appFiles("1.0.0", "", nil)) // no config/
+	rel, err := d.Install(t.Context(), deploy.InstallRequest{SHA256: res.SHA256, Env: []string{"A=1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(d.ArchivePath(res.SHA256), []byte("not an archive any more"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := d.Install(t.Context(), deploy.InstallRequest{SHA256: res.SHA256, ID: rel.ID, Env: []string{"A=2"}})
+	if err != nil || again.ID != rel.ID {
+		t.Fatalf("install of the known release %s: %+v, %v", rel.ID, again, err)
+	}
+	if env := readFile(t, filepath.Join(rel.Dir, deploy.EnvFile)); !strings.Contains(env, "A='2'\n") {
+		t.Errorf("harness.env not written again:\n%s", env)
+	}
+	for _, id := range []string{"", "9.9.9-" + res.SHA256[:8], "../" + rel.ID} {
+		if _, err := d.Install(t.Context(), deploy.InstallRequest{SHA256: res.SHA256, ID: id, Env: []string{"A=3"}}); err == nil {
+			t.Errorf("install naming %q read no archive: want the damaged archive refused", id)
+		}
+	}
+}

@@ -107,7 +107,7 @@ func (o *Orchestrator) packageSpec(ctx context.Context, inst *instance, spec tar
 	if err != nil {
 		return spec, err
 	}
-	rel, err := node.Install(ctx, svc.InstallPath, deploy.InstallRequest{SHA256: cur.SHA256, Env: env})
+	rel, err := node.Install(ctx, svc.InstallPath, deploy.InstallRequest{SHA256: cur.SHA256, ID: cur.ID, Env: env})
 	if err != nil {
 		return spec, err
 	}
