@@ -21,7 +21,7 @@ func TestInterfaces(t *testing.T) {
 			t.Errorf("loopback %+v: want up, with an MTU", i)
 		}
 	}
-	if network.Holds(ifs, netip.MustParseAddr("192.0.2.1")) {
-		t.Error("an interface holds 192.0.2.1 (TEST-NET-1)")
+	if network.Holds(ifs, netip.MustParseAddr("2001:db8::dead:beef")) {
+		t.Error("an interface holds 2001:db8::dead:beef (documentation prefix)")
 	}
 }

@@ -91,9 +91,11 @@ func (o *Orchestrator) packageSpec(ctx context.Context, inst *instance, spec tar
 		if err := d.resolve(ctx, DeployOptions{}); err != nil {
 			return spec, err
 		}
-		defer d.pkg.Close()
-		if err := d.install(ctx); err != nil {
-			return spec, err
+		if d.pkg != nil { // else a release of the node, of the version the file asks for
+			defer d.pkg.Close()
+			if err := d.install(ctx); err != nil {
+				return spec, err
+			}
 		}
 		if cur, err = node.Activate(ctx, svc.InstallPath, d.to.ID, svc.KeepReleases); err != nil {
 			return spec, err
@@ -112,18 +114,15 @@ func (o *Orchestrator) packageSpec(ctx context.Context, inst *instance, spec tar
 		return spec, err
 	}
 	inst.setRelease(o.view().stack, toRecord(rel), m)
+	args := m.Service.Args
+	if len(svc.Args) > 0 {
+		args = spec.Argv[1:] // the file's, rendered by spec
+	}
 	spec.Env, spec.LogPath = env, ""
 	spec.Dir = path.Join(rel.Dir, m.Service.WorkingDir)
-	spec.Argv = append([]string{path.Join(rel.Dir, m.Service.Executable)}, m.Service.Args...)
+	spec.Argv = append([]string{path.Join(rel.Dir, m.Service.Executable)}, args...)
 	if rel.Has(deploy.StartScript) {
 		spec.Argv = []string{path.Join(rel.Dir, deploy.StartScript)}
-	}
-	if len(svc.Args) > 0 {
-		args, err := renderAll(svc.Args, o.resolver(svc))
-		if err != nil {
-			return spec, fmt.Errorf("args: %w", err)
-		}
-		spec.Argv = append(spec.Argv[:1], args...)
 	}
 	return spec, nil
 }

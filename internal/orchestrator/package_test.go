@@ -249,3 +249,47 @@ func record(t *testing.T, e *env, service string) (rec registry.Record) {
 	t.Fatalf("no record of %s", service)
 	return rec
 }
+
+// A first start of a service whose file asks for a version the node holds (but not as
+// current) runs that release, without building or uploading the package.
+func TestPackageStartHeldVersion(t *testing.T) {
+	dir := t.TempDir()
+	install := filepath.Join(dir, "install")
+	writeEdge(t, dir, "1.0.0")
+	pkg, err := deploy.Open(context.Background(), filepath.Join(dir, "edge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pkg.Close()
+	node := &pkgNode{netFake: &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}}
+	f, err := os.Open(pkg.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := node.Upload(context.Background(), install, pkg.SHA256, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploy.Dir(install).Install(context.Background(), deploy.InstallRequest{SHA256: pkg.SHA256, Env: []string{"B_ADDR=x"}}); err != nil {
+		t.Fatal(err)
+	}
+	uploaded := node.uploads.Load()
+	writeEdge(t, dir, "2.0.0") // the package moved on; the file pins 1.0.0
+	node.SetScript("edge", targettest.Script{Output: []string{targettest.Ready}, Exec: node.check})
+	yaml := strings.Replace(strings.Replace(packageStack, "INSTALL", install, 1), "dependencies: [b],", "version: 1.0.0, dependencies: [b],", 1)
+	e := newTargetsEnv(t, dir, yaml, node.Fake, orchestrator.Options{
+		Targets: map[string]target.Target{"process": &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}},
+		Nodes: func(*config.Node) (map[string]target.Target, error) {
+			return map[string]target.Target{"process": node}, nil
+		},
+	})
+	if _, err := e.o.Start(context.Background(), "edge"); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if cur := current(t, install); cur != pkg.ID() {
+		t.Errorf("current -> %s, want the held %s", cur, pkg.ID())
+	}
+	if got := node.uploads.Load(); got != uploaded {
+		t.Errorf("start uploaded %d bytes, want nothing", got-uploaded)
+	}
+}
