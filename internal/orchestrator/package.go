@@ -240,8 +240,7 @@ type DeployError struct {
 }
 
 func (e *DeployError) Error() string {
-	switch e.Result.Outcome {
-	case "rolled-back":
+	if e.Result.Outcome == "rolled-back" {
 		return fmt.Sprintf("deploy %s %s failed, rolled back to %s: %v", e.Result.Service, e.Result.To, e.Result.From, e.Cause)
 	}
 	return fmt.Sprintf("deploy %s %s failed: %v", e.Result.Service, e.Result.To, e.Cause)
