@@ -3,6 +3,7 @@ package wireguard
 import (
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -30,12 +31,21 @@ type Peer struct {
 	Keepalive time.Duration
 }
 
-// uapi writes c in the UAPI form of wireguard-go ("set" operation): the private key, the
-// port, and the peers, replacing those the device has.
-func (c Config) uapi() string {
+// uapi writes, in the UAPI form of wireguard-go ("set" operation), what turns a device that
+// has cur into one that has c: the key and the port when they differ (a new port rebinds the
+// sockets), the peers c has (their endpoint, keepalive and allowed IPs replaced, their
+// sessions kept), and the removal of the peers that c lacks.
+func (c Config) uapi(cur Status) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "private_key=%s\nlisten_port=%d\nreplace_peers=true\n", hex.EncodeToString(c.PrivateKey[:]), c.ListenPort)
+	if cur.PublicKey != c.PrivateKey.PublicKey() {
+		fmt.Fprintf(&b, "private_key=%s\n", hex.EncodeToString(c.PrivateKey[:]))
+	}
+	if cur.ListenPort != c.ListenPort {
+		fmt.Fprintf(&b, "listen_port=%d\n", c.ListenPort)
+	}
+	keep := map[Key]bool{}
 	for _, p := range c.Peers {
+		keep[p.PublicKey] = true
 		fmt.Fprintf(&b, "public_key=%s\n", hex.EncodeToString(p.PublicKey[:]))
 		if p.Endpoint.IsValid() {
 			fmt.Fprintf(&b, "endpoint=%s\n", p.Endpoint)
@@ -43,6 +53,11 @@ func (c Config) uapi() string {
 		fmt.Fprintf(&b, "persistent_keepalive_interval=%d\nreplace_allowed_ips=true\n", int(p.Keepalive/time.Second))
 		for _, a := range p.AllowedIPs {
 			fmt.Fprintf(&b, "allowed_ip=%s\n", a)
+		}
+	}
+	for _, p := range cur.Peers {
+		if !keep[p.PublicKey] {
+			fmt.Fprintf(&b, "public_key=%s\nremove=true\n", hex.EncodeToString(p.PublicKey[:]))
 		}
 	}
 	return b.String()
@@ -84,23 +99,32 @@ func (c Config) MarshalJSON() ([]byte, error) {
 	return json.Marshal(out)
 }
 
+// Status is what a device has now: its public key (zero when it has no key yet), its port and
+// what it knows of each peer. It holds no private key.
+type Status struct {
+	PublicKey  Key
+	ListenPort int
+	Peers      []PeerStats
+}
+
 // PeerStats is what a device knows of a peer now.
 type PeerStats struct {
 	PublicKey     Key
 	Endpoint      string
+	AllowedIPs    []netip.Prefix
 	LastHandshake time.Time // zero: none yet
 	RxBytes       int64
 	TxBytes       int64
 }
 
-// parseStats reads the peers of a UAPI "get" answer.
-func parseStats(uapi string) ([]PeerStats, int, error) {
-	var out []PeerStats
-	port := 0
+// parseStatus reads a UAPI "get" answer. The private key it holds is turned into the public
+// key at once and kept nowhere.
+func parseStatus(uapi string) (Status, error) {
+	var st Status
 	var sec, nsec int64
 	flush := func() {
-		if len(out) > 0 && sec > 0 {
-			out[len(out)-1].LastHandshake = time.Unix(sec, nsec)
+		if len(st.Peers) > 0 && sec > 0 {
+			st.Peers[len(st.Peers)-1].LastHandshake = time.Unix(sec, nsec)
 		}
 		sec, nsec = 0, 0
 	}
@@ -111,24 +135,38 @@ func parseStats(uapi string) ([]PeerStats, int, error) {
 		}
 		var err error
 		switch k {
+		case "errno":
+			if v != "0" {
+				err = fmt.Errorf("the device answers errno %s", v)
+			}
+		case "private_key":
+			var priv Key
+			if priv, err = parseHexKey(v); err == nil {
+				st.PublicKey = priv.PublicKey()
+			} else {
+				err = errors.New("not a key") // never the value
+			}
 		case "listen_port":
-			port, err = strconv.Atoi(v)
+			st.ListenPort, err = strconv.Atoi(v)
 		case "public_key":
 			flush()
-			var b []byte
-			if b, err = hex.DecodeString(v); err == nil && len(b) == len(Key{}) {
-				out = append(out, PeerStats{PublicKey: Key(b)})
-			} else if err == nil {
-				err = fmt.Errorf("public_key %q: want 32 bytes", v)
+			var pub Key
+			if pub, err = parseHexKey(v); err == nil {
+				st.Peers = append(st.Peers, PeerStats{PublicKey: pub})
 			}
-		case "endpoint", "last_handshake_time_sec", "last_handshake_time_nsec", "rx_bytes", "tx_bytes":
-			if len(out) == 0 {
-				return nil, 0, fmt.Errorf("uapi: %s before any peer", k)
+		case "endpoint", "allowed_ip", "last_handshake_time_sec", "last_handshake_time_nsec", "rx_bytes", "tx_bytes":
+			if len(st.Peers) == 0 {
+				return Status{}, fmt.Errorf("uapi: %s before any peer", k)
 			}
-			p := &out[len(out)-1]
+			p := &st.Peers[len(st.Peers)-1]
 			switch k {
 			case "endpoint":
 				p.Endpoint = v
+			case "allowed_ip":
+				var a netip.Prefix
+				if a, err = netip.ParsePrefix(v); err == nil {
+					p.AllowedIPs = append(p.AllowedIPs, a)
+				}
 			case "last_handshake_time_sec":
 				sec, err = strconv.ParseInt(v, 10, 64)
 			case "last_handshake_time_nsec":
@@ -140,9 +178,18 @@ func parseStats(uapi string) ([]PeerStats, int, error) {
 			}
 		}
 		if err != nil {
-			return nil, 0, fmt.Errorf("uapi: %s: %w", k, err)
+			return Status{}, fmt.Errorf("uapi: %s: %w", k, err)
 		}
 	}
 	flush()
-	return out, port, nil
+	return st, nil
+}
+
+// parseHexKey reads a key in UAPI's hex form.
+func parseHexKey(v string) (Key, error) {
+	b, err := hex.DecodeString(v)
+	if err != nil || len(b) != len(Key{}) {
+		return Key{}, fmt.Errorf("want 32 bytes in hex")
+	}
+	return Key(b), nil
 }

@@ -19,11 +19,7 @@ type Device struct {
 // Start runs a device on t (which it owns from now on: Close closes it) with cfg, and brings it
 // up. Its messages go to log at debug level (errors at warn).
 func Start(t tun.Device, cfg Config, log *slog.Logger) (*Device, error) {
-	logger := &device.Logger{
-		Verbosef: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
-		Errorf:   func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) },
-	}
-	d := &Device{dev: device.NewDevice(t, conn.NewDefaultBind(), logger)}
+	d := &Device{dev: device.NewDevice(t, conn.NewDefaultBind(), deviceLogger(log))}
 	if err := d.Configure(cfg); err != nil {
 		d.dev.Close()
 		return nil, err
@@ -35,11 +31,20 @@ func Start(t tun.Device, cfg Config, log *slog.Logger) (*Device, error) {
 	return d, nil
 }
 
-// Configure replaces the device's configuration (its peers too) with cfg.
+// Configure makes the device's configuration cfg: its peers are those of cfg, with the
+// sessions of the peers it already had kept.
 func (d *Device) Configure(cfg Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if err := d.dev.IpcSet(cfg.uapi()); err != nil {
+	s, err := d.dev.IpcGet()
+	if err != nil {
+		return fmt.Errorf("wireguard: configure: %w", err)
+	}
+	cur, err := parseStatus(s)
+	if err != nil {
+		return fmt.Errorf("wireguard: configure: %w", err)
+	}
+	if err := d.dev.IpcSet(cfg.uapi(cur)); err != nil {
 		return fmt.Errorf("wireguard: configure: %w", err)
 	}
 	return nil
@@ -53,8 +58,8 @@ func (d *Device) Stats() (port int, peers []PeerStats, err error) {
 	if err != nil {
 		return 0, nil, fmt.Errorf("wireguard: stats: %w", err)
 	}
-	peers, port, err = parseStats(s)
-	return port, peers, err
+	st, err := parseStatus(s)
+	return st.ListenPort, st.Peers, err
 }
 
 // Close takes the device down and closes its TUN.

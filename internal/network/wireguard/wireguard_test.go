@@ -79,13 +79,14 @@ func newNode(t *testing.T, addr string) *node {
 	return n
 }
 
-// peer is n as another node's peer: at its loopback port, with its address routed to it.
+// peer is n as another node's peer: at its loopback port, with its address routed to it. No
+// keepalive: a keepalive starts a handshake at once, and one that reaches a device that does not
+// know the sender yet is lost, the next one only 5 s later.
 func (n *node) peer() wireguard.Peer {
 	return wireguard.Peer{
 		PublicKey:  n.key.PublicKey(),
 		Endpoint:   netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), uint16(n.port)),
 		AllowedIPs: []netip.Prefix{netip.PrefixFrom(n.addr, n.addr.BitLen())},
-		Keepalive:  25 * time.Second,
 	}
 }
 
