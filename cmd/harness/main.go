@@ -9,12 +9,14 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"os"
 
 	"github.com/graph-network-harness/harness/internal/agent"
 	"github.com/graph-network-harness/harness/internal/cli"
 	"github.com/graph-network-harness/harness/internal/daemon"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
 )
 
 // version is set by the linker (-X main.version=…); empty means the module version from the
@@ -40,6 +42,9 @@ func main() {
 				Dir: o.Dir, Version: o.Version,
 				Logger: slog.New(slog.NewTextHandler(o.Stderr, nil)),
 			})
+		},
+		RunWireguard: func(ctx context.Context, name string, stderr io.Writer) error {
+			return wireguard.Serve(ctx, name, slog.New(slog.NewTextHandler(stderr, nil)))
 		},
 	}))
 }

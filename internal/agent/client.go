@@ -16,6 +16,7 @@ import (
 
 	"github.com/graph-network-harness/harness/internal/deploy"
 	"github.com/graph-network-harness/harness/internal/network"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -173,6 +174,7 @@ var idempotent = map[string]bool{
 	"info": true, "interfaces": true, "inspect": true, "wait": true, "logs": true, "service-logs": true,
 	"ensure-network": true, "remove-stack": true, "context-stat": true,
 	"releases": true, "release-activate": true,
+	"wireguard-key": true, "wireguard-up": true, "wireguard-show": true, "wireguard-down": true,
 }
 
 // remoteError is an error the agent answered: its message as the agent wrote it, and the
@@ -199,7 +201,36 @@ var (
 	_ target.Pinger    = (*remoteTarget)(nil)
 	_ target.Networker = (*remoteTarget)(nil)
 	_ deploy.Node      = (*remoteTarget)(nil)
+	_ wireguard.Node   = (*remoteTarget)(nil)
 )
+
+// WireguardKey is the public key of the node's interface name.
+func (t *remoteTarget) WireguardKey(ctx context.Context, name string) (wireguard.Key, error) {
+	var k wireguardKey
+	err := t.c.call(ctx, "wireguard-key", wireguardRequest{Name: name}, &k)
+	return k.PublicKey, err
+}
+
+// WireguardUp makes the node's interface what ifc says.
+func (t *remoteTarget) WireguardUp(ctx context.Context, ifc wireguard.Interface) (wireguard.Key, error) {
+	var k wireguardKey
+	err := t.c.call(ctx, "wireguard-up", wireguardRequest{Interface: ifc}, &k)
+	return k.PublicKey, err
+}
+
+// WireguardShow reads the device of the node's interface name.
+func (t *remoteTarget) WireguardShow(ctx context.Context, name string) (wireguard.Status, error) {
+	var st wireguard.Status
+	err := t.c.call(ctx, "wireguard-show", wireguardRequest{Name: name}, &st)
+	return st, err
+}
+
+// WireguardDown removes the node's interface name.
+func (t *remoteTarget) WireguardDown(ctx context.Context, name string) (bool, error) {
+	var removed bool
+	err := t.c.call(ctx, "wireguard-down", wireguardRequest{Name: name}, &removed)
+	return removed, err
+}
 
 // EnsureNetwork ensures the network n on the node (the agent's target must be a Networker).
 func (t *remoteTarget) EnsureNetwork(ctx context.Context, n target.Network) (target.Network, error) {

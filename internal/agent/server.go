@@ -122,6 +122,7 @@ func NewHandler(targets map[string]target.Target, dir, version string, log *slog
 		ifs, err := network.Interfaces()
 		s.reply(w, ifs, err)
 	})
+	s.wireguardRoutes(mux)
 	mux.HandleFunc("POST /v1/start", s.start)
 	mux.HandleFunc("POST /v1/put", s.put)
 	mux.HandleFunc("POST /v1/context-stat", s.contextStat)

@@ -110,7 +110,23 @@ DIR/agent.log, so it survives the SSH session that started it.`,
 			return a.startAgent(cmd.Context(), d)
 		},
 	}
-	cmd.AddCommand(run, dial, start)
+	wg := &cobra.Command{
+		Use:   "wireguard NAME",
+		Short: "Run the userspace WireGuard device of interface NAME (started by the agent)",
+		Long: `wireguard creates the TUN interface NAME, runs a userspace WireGuard device on it and
+serves its UAPI socket /var/run/wireguard/NAME.sock (where the agent and wg(8)
+configure and read it), until SIGINT or SIGTERM or until the interface is deleted.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.runWireguard == nil {
+				return errors.New("agent wireguard: this harness has no WireGuard built in (cli.Options.RunWireguard is nil)")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return a.runWireguard(ctx, args[0], a.stderr)
+		},
+	}
+	cmd.AddCommand(run, dial, start, wg)
 	return cmd
 }
 

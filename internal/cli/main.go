@@ -35,6 +35,10 @@ type Options struct {
 	// RunAgent runs the node agent in the foreground until ctx ends; it is what `harness
 	// agent run` calls on a remote host. Nil makes `agent run` fail.
 	RunAgent func(ctx context.Context, o AgentOptions) error
+	// RunWireguard runs the userspace WireGuard device of interface name in the foreground
+	// until ctx ends or the interface is deleted; it is what `harness agent wireguard NAME`
+	// calls, started by the agent. Nil makes it fail.
+	RunWireguard func(ctx context.Context, name string, stderr io.Writer) error
 }
 
 // DaemonOptions is what `harness daemon run` passes to Options.RunDaemon.
@@ -80,6 +84,7 @@ type app struct {
 	version        string
 	runDaemon      func(ctx context.Context, o DaemonOptions) error
 	runAgent       func(ctx context.Context, o AgentOptions) error
+	runWireguard   func(ctx context.Context, name string, stderr io.Writer) error
 
 	// executable is the harness binary that a daemon is started from (os.Executable), and now
 	// the clock (time.Now); tests replace them.
@@ -97,16 +102,17 @@ type app struct {
 
 func newApp(o Options) *app {
 	a := &app{
-		stdin:      o.Stdin,
-		stdout:     o.Stdout,
-		stderr:     o.Stderr,
-		env:        env(o.Environ),
-		version:    o.Version,
-		runDaemon:  o.RunDaemon,
-		runAgent:   o.RunAgent,
-		executable: os.Executable,
-		now:        time.Now,
-		output:     outputTable,
+		stdin:        o.Stdin,
+		stdout:       o.Stdout,
+		stderr:       o.Stderr,
+		env:          env(o.Environ),
+		version:      o.Version,
+		runDaemon:    o.RunDaemon,
+		runAgent:     o.RunAgent,
+		runWireguard: o.RunWireguard,
+		executable:   os.Executable,
+		now:          time.Now,
+		output:       outputTable,
 	}
 	if a.stdin == nil {
 		a.stdin = strings.NewReader("")

@@ -18,6 +18,7 @@ import (
 	"github.com/graph-network-harness/harness/internal/lifecycle"
 	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/internal/network"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/internal/registry"
 	"github.com/graph-network-harness/harness/target"
 )
@@ -48,6 +49,10 @@ type Options struct {
 	Logger  *slog.Logger
 	// Observer, when not nil, is told of probes, readiness and restarts (for metrics).
 	Observer Observer
+	// Mesh is the controller's host as a member of a WireGuard mesh, for stacks whose local
+	// services talk to services on wireguard nodes. Nil: such a stack fails to start with
+	// ErrNoMesh.
+	Mesh wireguard.Node
 }
 
 // Observer is told what happens to the services of a stack, for metrics. Its methods are
@@ -84,7 +89,8 @@ type Orchestrator struct {
 	logDir  string
 	log     *slog.Logger
 	obs     Observer      // never nil
-	ipam    *network.IPAM // the addresses of the stack's containers, kept in the registry
+	ipam    *network.IPAM // the addresses of containers and mesh members, kept in the registry
+	mesh    wireguard.Node
 	bridge  bridgeMu
 	cur     atomic.Pointer[view]
 
@@ -122,6 +128,7 @@ func New(opts Options) (*Orchestrator, error) {
 		ipam:    network.NewIPAM(opts.Registry.IPAMStore()),
 		targets: opts.Targets,
 		nodes:   remoteNodes{open: opts.Nodes, targets: map[nodeKey]map[string]target.Target{}},
+		mesh:    opts.Mesh,
 		logDir:  opts.LogDir,
 		log:     log,
 		obs:     obs,

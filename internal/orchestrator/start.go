@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,11 @@ func (o *Orchestrator) Start(ctx context.Context, names ...string) (Result, erro
 	verbs := map[string]Verb{}
 	for _, a := range plan.Actions {
 		verbs[a.Service] = a.Verb
+	}
+	if slices.ContainsFunc(plan.Actions, func(a Action) bool { return a.Verb != VerbKeep }) {
+		if err := o.ensureMeshes(ctx); err != nil {
+			return res, err
+		}
 	}
 	walkErr := dag.Walk(ctx, plan.graph, dag.WalkOptions{Limit: o.view().stack.Settings.Parallelism}, func(ctx context.Context, name string) error {
 		return o.startOne(ctx, o.view().insts[name], verbs[name])
@@ -235,7 +241,7 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		r.Health = health
 		r.Restarts = restarts
 		r.StartedAt = launched
-		r.Endpoints = endpoints(o.view().stack, svc, spec)
+		r.Endpoints = endpoints(o.view().stack, svc, spec, o.meshAddr(o.view().stack.NodeName(svc)))
 		r.Release = inst.release()
 	}, nil)
 	o.supervise(inst, tgt, h, spec.ConfigHash, launched)
@@ -268,6 +274,11 @@ func (o *Orchestrator) spec(ctx context.Context, tgt target.Target, svc *config.
 	env, err := v.stack.Environ(svc, resolve)
 	if err != nil {
 		return target.Spec{}, err
+	}
+	if a := o.meshAddr(v.stack.NodeName(svc)); a.IsValid() {
+		if _, set := svc.Env.Lookup("HARNESS_MESH_IP"); !set {
+			env = append(env, "HARNESS_MESH_IP="+a.String())
+		}
 	}
 	spec := target.Spec{
 		Stack:      v.stack.Name,
@@ -370,6 +381,7 @@ func (o *Orchestrator) callee(svc *config.Service) (network.Callee, error) {
 			c.BridgePort = svc.Ports[0].Target
 		}
 	}
+	c.MeshAddr = o.meshAddr(c.Node)
 	if c.Node != network.Local {
 		c.NodeAddr = o.view().stack.Node(svc.Host).Host
 		return c, nil
@@ -404,8 +416,9 @@ func publishedPort(svc *config.Service) int {
 
 // endpoints are the addresses a service started from spec is reached at: a local process on
 // loopback, a local container on its bridge and its published ports, a remote process at its
-// node's address on the node's network, a remote container at the ports it publishes there.
-func endpoints(st *config.Stack, svc *config.Service, spec target.Spec) []registry.Endpoint {
+// node's address on the node's network (mesh, the node's address on its wireguard network),
+// a remote container at the ports it publishes there.
+func endpoints(st *config.Stack, svc *config.Service, spec target.Spec, mesh netip.Addr) []registry.Endpoint {
 	nd := st.Node(svc.Host)
 	remote := (svc.Type == config.TypeRemote || svc.Type == config.TypePackage) && nd != nil
 	if c := spec.Container; c != nil && !remote {
@@ -414,6 +427,9 @@ func endpoints(st *config.Stack, svc *config.Service, spec target.Spec) []regist
 	network, ip := "loopback", "127.0.0.1"
 	if remote {
 		network, ip = nd.Network, nd.Host
+		if st.Network(nd.Network).Type == config.NetworkWireGuard && mesh.IsValid() {
+			ip = mesh.String()
+		}
 	}
 	var out []registry.Endpoint
 	for _, p := range svc.Ports {

@@ -127,7 +127,7 @@ func (o *Orchestrator) Down(ctx context.Context, volumes bool) (Result, error) {
 			res.Failed[svc.Name] = err
 		}
 	}
-	if err := o.removeStack(ctx, volumes); err != nil {
+	if err := errors.Join(o.removeStack(ctx, volumes), o.downMeshes(ctx)); err != nil {
 		return res, fmt.Errorf("down %s: %w", v.stack.Name, err)
 	}
 	return res, res.Err()

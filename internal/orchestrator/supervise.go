@@ -257,6 +257,11 @@ func (o *Orchestrator) checkEnv(svc *config.Service, tgt target.Target, h target
 		}
 	case svc.IsContainer():
 		host, _ = o.containerAddr(svc.Name) // none: checks that need it say so
+	case o.onMesh(o.view().stack.NodeName(svc)):
+		// A process of a wireguard node is checked where the others reach it.
+		if a := o.meshAddr(o.view().stack.NodeName(svc)); a.IsValid() {
+			host = a.String()
+		}
 	}
 	env := health.CheckEnv{
 		Host:   host,

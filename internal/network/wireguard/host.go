@@ -234,3 +234,15 @@ func ipCommand() (string, error) {
 	}
 	return "", errors.New("the mesh needs ip(8) on the host: install iproute2")
 }
+
+// Node is a host whose mesh interfaces harness manages: a node through its agent.
+type Node interface {
+	// WireguardKey is the public key of interface name's private key, created when missing.
+	WireguardKey(ctx context.Context, name string) (Key, error)
+	// WireguardUp makes the interface what ifc says (Up) and returns its public key.
+	WireguardUp(ctx context.Context, ifc Interface) (Key, error)
+	// WireguardShow reads the interface's device (Show).
+	WireguardShow(ctx context.Context, name string) (Status, error)
+	// WireguardDown removes the interface (Down).
+	WireguardDown(ctx context.Context, name string) (bool, error)
+}

@@ -1,0 +1,302 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/network"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
+)
+
+// Mesh is a WireGuard mesh a stack needs: a wireguard network and its members, the nodes
+// (network.Local for the controller's host) whose services talk across it.
+type Mesh struct {
+	Network *config.Network
+	Members []string // in file order of the nodes, the controller's host last
+}
+
+// Meshes are the meshes stack needs: for every pair of services on different hosts that
+// one of them reaches (a dependency or a ${svc.*} reference), when either host is a node of
+// a wireguard network, both hosts are members of that network's mesh. A wireguard network
+// whose services talk only among themselves on one host, or a stack without one, needs none.
+func Meshes(st *config.Stack) []Mesh {
+	members := map[string]map[string]bool{} // network → nodes
+	add := func(from, to string) {
+		if from == to {
+			return
+		}
+		for _, n := range []string{from, to} {
+			nd := st.Node(n)
+			if nd == nil || st.Network(nd.Network).Type != config.NetworkWireGuard {
+				continue
+			}
+			if members[nd.Network] == nil {
+				members[nd.Network] = map[string]bool{}
+			}
+			members[nd.Network][from], members[nd.Network][to] = true, true
+		}
+	}
+	for _, svc := range st.Services {
+		from := st.NodeName(svc)
+		for _, d := range svc.Dependencies {
+			if callee := st.Service(d.Service); callee != nil {
+				add(from, st.NodeName(callee))
+			}
+		}
+		for _, t := range svc.Templates() {
+			for _, r := range t.Refs() {
+				if callee := st.Service(r.Service); callee != nil {
+					add(from, st.NodeName(callee))
+				}
+			}
+		}
+	}
+	var out []Mesh
+	for _, n := range st.Networks {
+		m := members[n.Name]
+		if len(m) == 0 {
+			continue
+		}
+		mesh := Mesh{Network: n}
+		for _, nw := range st.Networks {
+			for _, nd := range nw.Nodes {
+				if m[nd.Name] {
+					mesh.Members = append(mesh.Members, nd.Name)
+				}
+			}
+		}
+		if m[network.Local] {
+			mesh.Members = append(mesh.Members, network.Local)
+		}
+		out = append(out, mesh)
+	}
+	return out
+}
+
+// meshPool is the IPAM pool of the mesh of network n: its members' addresses, one per node.
+func meshPool(n *config.Network) network.Pool {
+	return network.Pool{Name: "mesh:" + n.Name, Subnet: n.Subnet}
+}
+
+// meshKeepalive is the persistent keepalive of a member that the others cannot reach: it
+// keeps the path through its NAT or firewall open.
+const meshKeepalive = 25 * time.Second
+
+// meshMember is a member of a mesh being brought up.
+type meshMember struct {
+	name     string
+	node     wireguard.Node
+	addr     netip.Addr
+	endpoint netip.AddrPort // zero: the others cannot reach it
+	key      wireguard.Key
+}
+
+// ensureMeshes brings up every mesh the stack needs: an address for each member (kept in the
+// IPAM, stable across runs), each member's public key (the private key is created on its node
+// and stays there), then each member's interface with every other member as a peer. The
+// members the others can reach are configured first and without keepalive, then those they
+// cannot reach, with one: a handshake begun towards a member that does not know the sender
+// yet would be lost, and the next one comes only 5 s later. An interface that a failed
+// bring-up created is removed again.
+func (o *Orchestrator) ensureMeshes(ctx context.Context) error {
+	for _, m := range Meshes(o.view().stack) {
+		if err := o.ensureMesh(ctx, m); err != nil {
+			return fmt.Errorf("mesh %s: %w", m.Network.Name, err)
+		}
+	}
+	return nil
+}
+
+func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh) error {
+	pool := meshPool(m.Network)
+	members := make([]*meshMember, len(m.Members))
+	for i, name := range m.Members {
+		x := &meshMember{name: name}
+		var err error
+		if x.node, err = o.meshNode(name); err != nil {
+			return err
+		}
+		if x.addr, err = o.ipam.Allocate(pool, name); err != nil {
+			return fmt.Errorf("address of %s: %w", name, err)
+		}
+		if x.endpoint, err = o.meshEndpoint(ctx, m.Network, name); err != nil {
+			return err
+		}
+		members[i] = x
+	}
+	if err := eachMember(members, func(x *meshMember) (err error) {
+		x.key, err = x.node.WireguardKey(ctx, m.Network.Interface)
+		return err
+	}); err != nil {
+		return err
+	}
+	var created []*meshMember
+	var mu sync.Mutex
+	up := func(x *meshMember) error {
+		had, _ := x.node.WireguardShow(ctx, m.Network.Interface)
+		ifc := wireguard.Interface{
+			Name:       m.Network.Interface,
+			ListenPort: m.Network.ListenPort,
+			Address:    netip.PrefixFrom(x.addr, m.Network.Subnet.Bits()),
+		}
+		for _, p := range members {
+			if p == x {
+				continue
+			}
+			peer := wireguard.Peer{PublicKey: p.key, Endpoint: p.endpoint, AllowedIPs: []netip.Prefix{netip.PrefixFrom(p.addr, p.addr.BitLen())}}
+			if !x.endpoint.IsValid() {
+				peer.Keepalive = meshKeepalive
+			}
+			ifc.Peers = append(ifc.Peers, peer)
+		}
+		if had.PublicKey == (wireguard.Key{}) {
+			mu.Lock()
+			created = append(created, x)
+			mu.Unlock()
+		}
+		_, err := x.node.WireguardUp(ctx, ifc)
+		return err
+	}
+	reachable := func(x *meshMember) bool { return x.endpoint.IsValid() }
+	err := eachMember(slices.DeleteFunc(slices.Clone(members), func(x *meshMember) bool { return !reachable(x) }), up)
+	if err == nil {
+		err = eachMember(slices.DeleteFunc(slices.Clone(members), reachable), up)
+	}
+	if err != nil {
+		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		for _, x := range created {
+			if _, derr := x.node.WireguardDown(cleanup, m.Network.Interface); derr != nil {
+				o.log.Warn("mesh: remove an interface of a failed bring-up", "node", x.name, "err", derr)
+			}
+		}
+		return err
+	}
+	o.log.Info("mesh up", "network", m.Network.Name, "members", m.Members)
+	return nil
+}
+
+// eachMember runs fn for every member at once; the error names the member.
+func eachMember(members []*meshMember, fn func(*meshMember) error) error {
+	errs := make([]error, len(members))
+	var wg sync.WaitGroup
+	for i, x := range members {
+		wg.Go(func() {
+			if err := fn(x); err != nil {
+				errs[i] = fmt.Errorf("node %s: %w", x.name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ErrNoMesh: a host cannot join a mesh (the controller's, when the orchestrator has no
+// Options.Mesh).
+var ErrNoMesh = errors.New("cannot join the mesh")
+
+// meshNode is the host name as a mesh member.
+func (o *Orchestrator) meshNode(name string) (wireguard.Node, error) {
+	if name == network.Local {
+		if o.mesh == nil {
+			return nil, fmt.Errorf("the controller's host: %w (its services talk to services on a wireguard node)", ErrNoMesh)
+		}
+		return o.mesh, nil
+	}
+	nd := o.view().stack.Node(name)
+	targets, err := o.nodes.of(nd)
+	if err != nil {
+		return nil, err
+	}
+	if n, ok := targets["process"].(wireguard.Node); ok {
+		return n, nil
+	}
+	return nil, fmt.Errorf("node %s: %w: its agent has no WireGuard", name, ErrNoMesh)
+}
+
+// meshEndpoint is where the other members reach member name: its node's endpoint, else its
+// host and the network's port; zero for the controller's host, which they cannot reach.
+func (o *Orchestrator) meshEndpoint(ctx context.Context, n *config.Network, name string) (netip.AddrPort, error) {
+	nd := o.view().stack.Node(name)
+	if nd == nil {
+		return netip.AddrPort{}, nil
+	}
+	hostport := nd.Endpoint
+	if hostport == "" {
+		hostport = net.JoinHostPort(nd.Host, strconv.Itoa(n.ListenPort))
+	}
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("node %s: endpoint %q: %w", name, hostport, err)
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("node %s: endpoint %q: bad port", name, hostport)
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return netip.AddrPort{}, fmt.Errorf("node %s: endpoint %q: %w", name, hostport, err)
+	}
+	return netip.AddrPortFrom(addrs[0].Unmap(), uint16(p)), nil
+}
+
+// meshAddr is node's address on a mesh of the stack; zero when it has none.
+func (o *Orchestrator) meshAddr(node string) netip.Addr {
+	for _, n := range o.view().stack.Networks {
+		if n.Type != config.NetworkWireGuard {
+			continue
+		}
+		if a, ok, _ := o.ipam.Lookup(meshPool(n).Name, node); ok {
+			return a
+		}
+	}
+	return netip.Addr{}
+}
+
+// downMeshes removes the stack's mesh interfaces from every node of its meshes and from the
+// nodes on its wireguard networks. Keys and addresses stay, for the next bring-up.
+func (o *Orchestrator) downMeshes(ctx context.Context) error {
+	st := o.view().stack
+	var errs []error
+	for _, n := range st.Networks {
+		if n.Type != config.NetworkWireGuard {
+			continue
+		}
+		names := map[string]bool{}
+		for _, m := range Meshes(st) {
+			if m.Network == n {
+				for _, x := range m.Members {
+					names[x] = true
+				}
+			}
+		}
+		held, err := o.ipam.List(meshPool(n).Name)
+		if err != nil {
+			return err
+		}
+		for owner := range held {
+			names[owner] = true // a member of an earlier bring-up
+		}
+		var members []*meshMember
+		for name := range names {
+			if node, err := o.meshNode(name); err == nil {
+				members = append(members, &meshMember{name: name, node: node})
+			} else if name == network.Local || st.Node(name) != nil {
+				errs = append(errs, err)
+			}
+		}
+		errs = append(errs, eachMember(members, func(x *meshMember) error {
+			_, err := x.node.WireguardDown(ctx, n.Interface)
+			return err
+		}))
+	}
+	return errors.Join(errs...)
+}
