@@ -300,6 +300,32 @@ type NetworkNode struct {
 	// HostLocal: Host is an address of one of its interfaces (false: a name, or an address
 	// translated on the way, such as NAT).
 	HostLocal bool `json:"host_local"`
+	// Mesh are the node's WireGuard interfaces of the stack's wireguard networks, as their
+	// devices report them; none when it is no member of a mesh now.
+	Mesh []MeshInterface `json:"mesh,omitempty"`
+}
+
+// MeshInterface is a node's interface on a wireguard network. It never holds a private key.
+type MeshInterface struct {
+	Network    string     `json:"network"`
+	Interface  string     `json:"interface"`
+	Addrs      []string   `json:"addrs"` // CIDR: the node's mesh address
+	PublicKey  string     `json:"public_key"`
+	ListenPort int        `json:"listen_port"`
+	Peers      []MeshPeer `json:"peers"`
+	Error      string     `json:"error,omitempty"` // the device could not be read
+}
+
+// MeshPeer is what a node's device knows of another member.
+type MeshPeer struct {
+	// Node is the member whose public key it is; empty when no node of the stack has it.
+	Node          string    `json:"node,omitempty"`
+	PublicKey     string    `json:"public_key"`
+	Endpoint      string    `json:"endpoint,omitempty"`
+	AllowedIPs    []string  `json:"allowed_ips"`
+	LastHandshake time.Time `json:"last_handshake,omitzero"` // zero: none yet
+	RxBytes       int64     `json:"rx_bytes"`
+	TxBytes       int64     `json:"tx_bytes"`
 }
 
 // Interface is a network interface of a node.

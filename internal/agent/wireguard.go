@@ -24,9 +24,11 @@ type wireguardKey struct {
 	PublicKey wireguard.Key `json:"public_key"`
 }
 
-// wireguardRoutes serves the node's mesh interfaces: wireguard-key (the public key, the
-// private one created when missing), wireguard-up, wireguard-show and wireguard-down.
+// wireguardRoutes serves the node's mesh interfaces (wireguard.Local): wireguard-key (the
+// public key, the private one created when missing in ~/.harness/wireguard), wireguard-up,
+// wireguard-show and wireguard-down.
 func (s *server) wireguardRoutes(mux *http.ServeMux) {
+	local := wireguard.Local{KeyDir: filepath.Join(filepath.Dir(s.dir), "wireguard"), Spawn: s.spawnDevice}
 	op := func(name string, fn func(context.Context, wireguardRequest) (any, error)) {
 		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
 			var req wireguardRequest
@@ -37,23 +39,22 @@ func (s *server) wireguardRoutes(mux *http.ServeMux) {
 			s.reply(w, resp, err)
 		})
 	}
-	op("wireguard-key", func(_ context.Context, req wireguardRequest) (any, error) {
-		k, err := wireguard.PublicKey(s.keyFile(req.Name))
+	op("wireguard-key", func(ctx context.Context, req wireguardRequest) (any, error) {
+		k, err := local.WireguardKey(ctx, req.Name)
 		return wireguardKey{k}, err
 	})
 	op("wireguard-up", func(ctx context.Context, req wireguardRequest) (any, error) {
-		ifc := req.Interface
-		k, err := wireguard.Up(ctx, ifc, s.keyFile(ifc.Name), func(context.Context) error { return s.spawnDevice(ifc.Name) })
+		k, err := local.WireguardUp(ctx, req.Interface)
 		if err == nil {
-			s.log.Info("wireguard interface up", "interface", ifc.Name, "address", ifc.Address, "peers", len(ifc.Peers))
+			s.log.Info("wireguard interface up", "interface", req.Interface.Name, "address", req.Interface.Address, "peers", len(req.Interface.Peers))
 		}
 		return wireguardKey{k}, err
 	})
 	op("wireguard-show", func(ctx context.Context, req wireguardRequest) (any, error) {
-		return wireguard.Show(ctx, req.Name)
+		return local.WireguardShow(ctx, req.Name)
 	})
 	op("wireguard-down", func(ctx context.Context, req wireguardRequest) (any, error) {
-		removed, err := wireguard.Down(ctx, req.Name)
+		removed, err := local.WireguardDown(ctx, req.Name)
 		if removed {
 			s.log.Info("wireguard interface removed", "interface", req.Name)
 		}
@@ -61,21 +62,15 @@ func (s *server) wireguardRoutes(mux *http.ServeMux) {
 	})
 }
 
-// keyFile is where the private key of interface name is kept: beside the agent's dir,
-// ~/.harness/wireguard/NAME.key.
-func (s *server) keyFile(name string) string {
-	return filepath.Join(filepath.Dir(s.dir), "wireguard", filepath.Base(name)+".key")
-}
-
-// spawnDevice starts "EXECUTABLE agent wireguard NAME", the device process of interface
+// SpawnDevice starts "EXECUTABLE agent wireguard NAME", the device process of interface
 // name, in its own session, its output appended to DIR/wireguard-NAME.log: it outlives the
-// agent. The agent reaps it if it ends first.
-func (s *server) spawnDevice(name string) error {
+// process that started it, which reaps it if it ends first.
+func SpawnDevice(dir, name string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	log, err := os.OpenFile(filepath.Join(s.dir, "wireguard-"+filepath.Base(name)+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	log, err := os.OpenFile(filepath.Join(dir, "wireguard-"+filepath.Base(name)+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
@@ -90,3 +85,5 @@ func (s *server) spawnDevice(name string) error {
 	go cmd.Wait()
 	return nil
 }
+
+func (s *server) spawnDevice(_ context.Context, name string) error { return SpawnDevice(s.dir, name) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,13 +34,18 @@ the addresses of the node's interfaces that are up (loopback left out), as read
 there; HOST is marked "(not local)" when it is not one of them (a name, or an
 address translated on the way). Then LINKS: from every node, a TCP connection to
 every other node's SSH address ("direct", with the time of the handshake, or why
-not). Then, for every service, the address a process on each node reaches it at,
+not). Then MESH, for every wireguard network with a mesh up: each member's
+interface, its mesh address and port, and for each peer its endpoint, its last
+handshake and the bytes received and sent. Then, for every service, the address a process on each node reaches it at,
 and by which way (loopback, bridge, lan, mesh): what ${svc.addr} and the D_ADDR
 variables hold there.
 
 With -o json, stdout holds the daemon's answer:
   {"stack": NAME, "nodes": [{"name", "network", "type", "host", "reachable", "error",
-   "interfaces": [{"name", "up", "addrs": [CIDR]}], "host_local"}],
+   "interfaces": [{"name", "up", "addrs": [CIDR]}], "host_local",
+   "mesh": [{"network", "interface", "addrs", "public_key", "listen_port", "error",
+     "peers": [{"node", "public_key", "endpoint", "allowed_ips", "last_handshake",
+                "rx_bytes", "tx_bytes"}]}]}],
    "links": [{"from", "to", "direct", "rtt", "error"}],
    "services": [{"name", "node", "from": [{"node", "addr", "via", "error"}]}]}`,
 		Args: cobra.NoArgs,
@@ -61,13 +67,14 @@ func (a *app) networkShow(ctx context.Context) error {
 	if a.json() {
 		return a.writeJSON(resp)
 	}
-	return writeNetwork(a.stdout, a.colors(a.stdout), resp)
+	return writeNetwork(a.stdout, a.colors(a.stdout), resp, a.now())
 }
 
 var networkHeader = []string{"NODE", "NETWORK", "TYPE", "HOST", "REACHABLE", "ADDRESSES"}
 
-// writeNetwork prints the nodes, the links and the service addresses of resp.
-func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse) error {
+// writeNetwork prints the nodes, the links, the meshes and the service addresses of resp;
+// handshakes are told relative to now.
+func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse, now time.Time) error {
 	rows := make([][]cell, len(resp.Nodes))
 	var notes []string
 	for i, n := range resp.Nodes {
@@ -95,6 +102,7 @@ func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse) error {
 			}
 		}
 	}
+	writeMeshes(w, p, resp.Nodes, now)
 	if len(resp.Services) == 0 {
 		return nil
 	}
@@ -135,4 +143,60 @@ func addressesText(ifs []api.Interface) string {
 		}
 	}
 	return orDash(strings.Join(parts, ", "))
+}
+
+// writeMeshes prints, for every node with a mesh interface, the interface and what its device
+// knows of each peer:
+//
+//	MESH mesh (WireGuard)
+//	  a  wg-harness 10.42.0.1/24  port 51820
+//	    → c  192.0.2.7:51820  handshake 3s ago  rx 1.2 MB  tx 840 kB
+func writeMeshes(w io.Writer, p palette, nodes []api.NetworkNode, now time.Time) {
+	var networks []string
+	for _, n := range nodes {
+		for _, m := range n.Mesh {
+			if !slices.Contains(networks, m.Network) {
+				networks = append(networks, m.Network)
+			}
+		}
+	}
+	for _, nw := range networks {
+		fmt.Fprintf(w, "\nMESH %s (WireGuard)\n", nw)
+		for _, n := range nodes {
+			for _, m := range n.Mesh {
+				if m.Network != nw {
+					continue
+				}
+				fmt.Fprintf(w, "  %s  %s %s  port %d\n", n.Name, m.Interface, strings.Join(m.Addrs, " "), m.ListenPort)
+				if m.Error != "" {
+					fmt.Fprintf(w, "    %s\n", p.paint(red, m.Error))
+				}
+				for _, peer := range m.Peers {
+					name := peer.Node
+					if name == "" {
+						name = "unknown key " + peer.PublicKey
+					}
+					hs := p.paint(yellow, "no handshake yet")
+					if !peer.LastHandshake.IsZero() {
+						hs = "handshake " + since(now, peer.LastHandshake)
+					}
+					fmt.Fprintf(w, "    → %s  %s  %s  rx %s  tx %s\n", name, orDash(peer.Endpoint), hs, byteSize(peer.RxBytes), byteSize(peer.TxBytes))
+				}
+			}
+		}
+	}
+}
+
+// byteSize is n bytes for people: "840 B", "1.2 kB", "3.4 MB".
+func byteSize(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

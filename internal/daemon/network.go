@@ -4,13 +4,17 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/agent"
 	"github.com/graph-network-harness/harness/internal/network"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/internal/remote"
 )
 
@@ -41,6 +45,7 @@ func (d *daemon) Network(ctx context.Context, req api.NetworkRequest) (api.Netwo
 		})
 	}
 	wg.Wait()
+	readMeshes(ctx, stack, d.localMesh(), rs, nodes, out.Nodes)
 	out.Links = links(ctx, rs, nodes, out.Nodes[1:])
 	names := []string{network.Local}
 	for _, nd := range nodes {
@@ -135,4 +140,72 @@ func links(ctx context.Context, rs *remote.Remotes, nodes []*config.Node, read [
 	}
 	wg.Wait()
 	return out
+}
+
+// localMesh is the controller's host as a mesh member: its keys in DATA/wireguard, its
+// devices started from this executable, their output in DATA/wireguard-NAME.log.
+func (d *daemon) localMesh() wireguard.Node {
+	return wireguard.Local{
+		KeyDir: filepath.Join(d.opts.DataDir, "wireguard"),
+		Spawn:  func(_ context.Context, name string) error { return agent.SpawnDevice(d.opts.DataDir, name) },
+	}
+}
+
+// readMeshes reads, on every node that has the interface of one of the stack's wireguard
+// networks, its device, and names each peer by the node whose public key it has. read are
+// the nodes as Network read them: local first, then nodes in order.
+func readMeshes(ctx context.Context, stack *config.Stack, local wireguard.Node, rs *remote.Remotes, nodes []*config.Node, read []api.NetworkNode) {
+	var wg sync.WaitGroup
+	for i := range read {
+		n := &read[i]
+		dev := local
+		if i > 0 {
+			if dev, _ = rs.Node(nodes[i-1]).Targets()["process"].(wireguard.Node); dev == nil {
+				continue
+			}
+		}
+		for _, nw := range stack.Networks {
+			j := slices.IndexFunc(n.Interfaces, func(x api.Interface) bool { return x.Name == nw.Interface })
+			if nw.Type != config.NetworkWireGuard || j < 0 {
+				continue
+			}
+			m := api.MeshInterface{Network: nw.Name, Interface: nw.Interface, Addrs: n.Interfaces[j].Addrs, Peers: []api.MeshPeer{}}
+			n.Mesh = append(n.Mesh, m)
+			mi := &n.Mesh[len(n.Mesh)-1]
+			wg.Go(func() {
+				ctx, cancel := context.WithTimeout(ctx, hostCheckTimeout)
+				defer cancel()
+				st, err := dev.WireguardShow(ctx, nw.Interface)
+				if err != nil {
+					mi.Error = err.Error()
+					return
+				}
+				mi.PublicKey, mi.ListenPort = st.PublicKey.String(), st.ListenPort
+				for _, p := range st.Peers {
+					x := api.MeshPeer{PublicKey: p.PublicKey.String(), Endpoint: p.Endpoint, AllowedIPs: []string{}, LastHandshake: p.LastHandshake, RxBytes: p.RxBytes, TxBytes: p.TxBytes}
+					for _, a := range p.AllowedIPs {
+						x.AllowedIPs = append(x.AllowedIPs, a.String())
+					}
+					mi.Peers = append(mi.Peers, x)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	owner := map[string]string{} // public key → node
+	for _, n := range read {
+		for _, m := range n.Mesh {
+			if m.PublicKey != "" {
+				owner[m.Network+" "+m.PublicKey] = n.Name
+			}
+		}
+	}
+	for i := range read {
+		for j := range read[i].Mesh {
+			m := &read[i].Mesh[j]
+			for k := range m.Peers {
+				m.Peers[k].Node = owner[m.Network+" "+m.Peers[k].PublicKey]
+			}
+		}
+	}
 }

@@ -67,6 +67,7 @@ func (d *daemon) stack(ctx context.Context, req api.Stack, reload bool) (*orches
 			Stack: stack, Registry: d.reg, Targets: d.targets, Environ: req.Environ,
 			LogDir: filepath.Join(d.opts.DataDir, "logs"), Logger: d.log.With("stack", stack.Name),
 			Observer: d.metrics, Nodes: d.remotesLocked(stack.Settings.KnownHosts).Targets,
+			Mesh: d.localMesh(),
 		})
 		if err != nil {
 			d.mu.Unlock()

@@ -78,4 +78,12 @@ func TestNetworkShow(t *testing.T) {
 	if !strings.Contains(table, "a → b  direct") || !strings.Contains(table, "web from a: ") {
 		t.Errorf("network show:\n%s", table)
 	}
+	// No wireguard network: no mesh, and no interface for one on any host, even once the
+	// stack runs.
+	hs.must(0, "start")
+	for name, h := range hs.hosts {
+		if got := interfaces(t, h, ""); strings.Join(got, ",") != "lo,eth0" {
+			t.Errorf("%s after start: interfaces %v, want lo and eth0 only", name, got)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -245,4 +246,38 @@ type Node interface {
 	WireguardShow(ctx context.Context, name string) (Status, error)
 	// WireguardDown removes the interface (Down).
 	WireguardDown(ctx context.Context, name string) (bool, error)
+}
+
+// Local is this host as a Node: its keys in KeyDir (NAME.key), its devices started by Spawn.
+type Local struct {
+	KeyDir string
+	// Spawn starts the device process of interface name (one that runs Serve) and returns
+	// once it was started.
+	Spawn func(ctx context.Context, name string) error
+}
+
+var _ Node = Local{}
+
+func (l Local) keyFile(name string) string {
+	return filepath.Join(l.KeyDir, filepath.Base(name)+".key")
+}
+
+// WireguardKey is the public key of interface name, its private key created when missing.
+func (l Local) WireguardKey(_ context.Context, name string) (Key, error) {
+	return PublicKey(l.keyFile(name))
+}
+
+// WireguardUp brings interface ifc.Name up as ifc says (Up).
+func (l Local) WireguardUp(ctx context.Context, ifc Interface) (Key, error) {
+	return Up(ctx, ifc, l.keyFile(ifc.Name), func(ctx context.Context) error { return l.Spawn(ctx, ifc.Name) })
+}
+
+// WireguardShow reads the device of interface name (Show).
+func (l Local) WireguardShow(ctx context.Context, name string) (Status, error) {
+	return Show(ctx, name)
+}
+
+// WireguardDown removes interface name (Down).
+func (l Local) WireguardDown(ctx context.Context, name string) (bool, error) {
+	return Down(ctx, name)
 }

@@ -1,0 +1,277 @@
+//go:build integration
+
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/graph-network-harness/harness/api"
+	"github.com/graph-network-harness/harness/internal/testenv"
+)
+
+// meshPort is the WireGuard port of the mesh tests: the only way from LAN hosts to host c.
+const meshPort = 51820
+
+// meshStack is hosts a and b on a LAN, c on another one that a and b reach only with UDP to
+// c's WireGuard port, and a stack whose services file names a and b as lan nodes and c as
+// the node of a wireguard network.
+type meshStack struct {
+	*stack
+	hosts  map[string]*testenv.Host
+	router *testenv.Router
+}
+
+func newMeshStack(t *testing.T, services string) *meshStack {
+	lan, wan := testenv.NewLAN(t, "mesh-lan"), testenv.NewLAN(t, "mesh-wan")
+	ms := &meshStack{hosts: map[string]*testenv.Host{"a": lan.Host(t, "a"), "b": lan.Host(t, "b"), "c": wan.Host(t, "c")}}
+	ms.router = testenv.NewRouter(t, ms.hosts["c"], meshPort, ms.hosts["a"], ms.hosts["b"])
+	server := testenv.StaticBinary(t, "github.com/graph-network-harness/harness/internal/testenv/testserver")
+	for _, h := range ms.hosts {
+		copyExecutable(t, server, h.Path("/root/testserver"))
+	}
+	var known []byte
+	for _, l := range []*testenv.LAN{lan, wan} {
+		b, err := os.ReadFile(l.KnownHosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		known = append(known, b...)
+	}
+	knownHosts := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(knownHosts, known, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	node := func(name string, l *testenv.LAN) string {
+		return fmt.Sprintf("      - {name: %s, host: %s, ssh_user: root, ssh_key: %s}\n", name, ms.hosts[name].Addr, l.KeyFile)
+	}
+	ms.stack = newStack(t, fmt.Sprintf(`version: "1.0"
+name: meshed
+settings:
+  known_hosts: %s
+networks:
+  lan:
+    type: lan
+    subnet: %s
+    nodes:
+%s%s  mesh:
+    type: wireguard
+    subnet: 10.250.0.0/24
+    listen_port: %d
+    nodes:
+%sservices:
+%s`, knownHosts, lan.Subnet, node("a", lan), node("b", lan), meshPort, node("c", wan), services))
+	return ms
+}
+
+// interfaces lists the interfaces of host h whose names start with prefix.
+func interfaces(t *testing.T, h *testenv.Host, prefix string) []string {
+	t.Helper()
+	var links []struct {
+		Name string `json:"ifname"`
+	}
+	if err := json.Unmarshal([]byte(hostOutput(t, h, "ip", "-j", "link", "show")), &links); err != nil {
+		t.Fatalf("ip -j link show on %s: %v", h.Name, err)
+	}
+	var out []string
+	for _, l := range links {
+		if strings.HasPrefix(l.Name, prefix) {
+			out = append(out, l.Name)
+		}
+	}
+	return out
+}
+
+// hostOutput runs argv in host h and returns its output; it fails the test if argv fails.
+func hostOutput(t *testing.T, h *testenv.Host, argv ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := h.Command(ctx, argv...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s on %s: %v: %s", strings.Join(argv, " "), h.Name, err, out)
+	}
+	return string(out)
+}
+
+// peerTransfer is what `wg show IFACE dump` says of the one peer of h's interface: its last
+// handshake (Unix seconds) and bytes received and sent.
+func peerTransfer(t *testing.T, h *testenv.Host) (handshake, rx, tx int64) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(hostOutput(t, h, "wg", "show", "wg-harness", "dump")), "\n")
+	// The interface's line, then one per peer: key, psk, endpoint, allowed ips, handshake,
+	// rx, tx, keepalive.
+	if len(lines) != 2 {
+		t.Fatalf("wg show on %s: want one peer:\n%s", h.Name, strings.Join(lines, "\n"))
+	}
+	f := strings.Split(lines[1], "\t")
+	if len(f) < 8 {
+		t.Fatalf("wg show on %s: %q", h.Name, lines[1])
+	}
+	n := func(s string) int64 { v, _ := strconv.ParseInt(s, 10, 64); return v }
+	return n(f[4]), n(f[5]), n(f[6])
+}
+
+// A service on c that listens only on its mesh address, and one on a that reaches it at
+// ${store.addr}: start builds the mesh between a and c only (b's service talks to nobody),
+// a's service reaches c's through WireGuard (the router forwards nothing else between the
+// LANs; handshake and counters grow on both ends), private keys stay in their 0600 files,
+// and down removes every interface.
+func TestMesh(t *testing.T) {
+	ms := newMeshStack(t, `
+  store:
+    type: remote
+    host: c
+    binary: sh
+    args: ["-c", "exec /root/testserver -listen $HARNESS_MESH_IP:18090"]
+    ports: [18090]
+    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s}
+  app:
+    type: remote
+    host: a
+    binary: /root/testserver
+    args: ["-fetch", "http://${store.addr}/", "-listen", ":18091"]
+    ports: [18091]
+    dependencies: [store]
+    health_check: {http: "http://127.0.0.1:18091/health", interval: 1s}
+  idle:
+    type: remote
+    host: b
+    binary: sleep
+    args: ["600"]
+`)
+	a, c := ms.hosts["a"], ms.hosts["c"]
+	began := time.Now()
+	r := ms.must(0, "start")
+	t.Logf("start (%s):\n%s", time.Since(began).Round(time.Millisecond), r.stdout)
+	st := ms.status()
+	for _, name := range []string{"store", "app", "idle"} {
+		if st[name].State != "running" {
+			t.Errorf("%s: %+v, want running", name, st[name])
+		}
+	}
+	// The store listens on c's mesh address only; the app fetched it through the mesh.
+	listen := hostOutput(t, c, "ss", "-Hltn", "sport = :18090")
+	if !strings.Contains(listen, "10.250.0.") {
+		t.Errorf("store listens on %q, want c's mesh address", listen)
+	}
+	logs := ms.must(0, "logs", "app").stdout
+	if !strings.Contains(logs, "hello from c") {
+		t.Errorf("app's log lacks the store's answer:\n%s", logs)
+	}
+	for name, want := range map[string][]string{"a": {"wg-harness"}, "b": nil, "c": {"wg-harness"}} {
+		if got := interfaces(t, ms.hosts[name], "wg"); strings.Join(got, ",") != strings.Join(want, ",") {
+			t.Errorf("interfaces of %s: %v, want %v", name, got, want)
+		}
+	}
+
+	// Traffic between a and c is WireGuard: both ends count it, and more of it.
+	var before [2][3]int64
+	for i, h := range []*testenv.Host{a, c} {
+		hs, rx, tx := peerTransfer(t, h)
+		before[i] = [3]int64{hs, rx, tx}
+		if hs == 0 || rx == 0 || tx == 0 {
+			t.Errorf("%s: handshake %d, rx %d, tx %d; want all > 0", h.Name, hs, rx, tx)
+		}
+	}
+	fwd0, _ := ms.router.Counters(t)
+	ms.must(0, "exec", "app", "--", "sh", "-c", "exec /root/testserver -fetch http://$STORE_ADDR/ -version")
+	for i, h := range []*testenv.Host{a, c} {
+		_, rx, tx := peerTransfer(t, h)
+		if rx <= before[i][1] || tx <= before[i][2] {
+			t.Errorf("%s: rx %d → %d, tx %d → %d; want both to grow", h.Name, before[i][1], rx, before[i][2], tx)
+		}
+	}
+	if fwd, _ := ms.router.Counters(t); fwd <= fwd0 {
+		t.Errorf("the router forwarded %d → %d packets of WireGuard; want more", fwd0, fwd)
+	}
+
+	// network show: each member's interface and its one peer, named, with a handshake and
+	// bytes both ways.
+	var resp api.NetworkResponse
+	if err := json.Unmarshal([]byte(ms.must(0, "network", "show", "-o", "json").stdout), &resp); err != nil {
+		t.Fatal(err)
+	}
+	peers := map[string]string{}
+	for _, n := range resp.Nodes {
+		for _, m := range n.Mesh {
+			for _, p := range m.Peers {
+				ok := !p.LastHandshake.IsZero() && p.RxBytes > 0 && p.TxBytes > 0
+				peers[n.Name] += fmt.Sprintf("%s/%s → %s handshake+bytes=%v;", m.Network, m.Interface, p.Node, ok)
+			}
+		}
+	}
+	wantPeers := map[string]string{"a": "mesh/wg-harness → c handshake+bytes=true;", "c": "mesh/wg-harness → a handshake+bytes=true;"}
+	if diff := cmp.Diff(wantPeers, peers); diff != "" {
+		t.Errorf("network show: mesh peers (-want +got):\n%s", diff)
+	}
+	if table := ms.must(0, "network", "show").stdout; !strings.Contains(table, "MESH mesh (WireGuard)") {
+		t.Errorf("network show lacks the mesh:\n%s", table)
+	}
+
+	// Private keys: 0600 on their node, nowhere else.
+	var secrets [][]byte
+	for _, h := range []*testenv.Host{a, c} {
+		file := h.Path("/root/.harness/wireguard/wg-harness.key")
+		info, err := os.Stat(file)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: key file %v, %v; want mode 0600", h.Name, info, err)
+		}
+		key, _ := os.ReadFile(file)
+		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(key)))
+		if err != nil || len(raw) != 32 {
+			t.Fatalf("%s: key file holds no key", h.Name)
+		}
+		secrets = append(secrets, []byte(strings.TrimSpace(string(key))), []byte(hex.EncodeToString(raw)))
+	}
+	outputs := map[string]string{
+		"status":       ms.must(0, "status", "-o", "json").stdout,
+		"network show": ms.must(0, "network", "show", "-o", "json").stdout,
+		"network text": ms.must(0, "network", "show").stdout,
+	}
+	for what, out := range outputs {
+		for _, s := range secrets {
+			if bytes.Contains([]byte(out), s) {
+				t.Errorf("a private key is in the output of %s", what)
+			}
+		}
+	}
+	grepTree := func(root string, skip string) {
+		filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || path == skip || strings.Contains(path, "/bin/") {
+				return nil
+			}
+			b, _ := os.ReadFile(path)
+			for _, s := range secrets {
+				if bytes.Contains(b, s) {
+					t.Errorf("a private key is in %s", path)
+				}
+			}
+			return nil
+		})
+	}
+	grepTree(ms.data, "")
+	for _, h := range []*testenv.Host{a, c} {
+		grepTree(h.Path("/root/.harness"), h.Path("/root/.harness/wireguard/wg-harness.key"))
+	}
+
+	ms.must(0, "down")
+	for name, h := range ms.hosts {
+		if got := interfaces(t, h, "wg"); len(got) > 0 {
+			t.Errorf("%s after down: interfaces %v", name, got)
+		}
+	}
+}
