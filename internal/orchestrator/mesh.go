@@ -116,6 +116,7 @@ func (o *Orchestrator) ensureMeshes(ctx context.Context) error {
 }
 
 func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh) error {
+	began := time.Now()
 	pool := meshPool(m.Network)
 	members := make([]*meshMember, len(m.Members))
 	for i, name := range m.Members {
@@ -180,7 +181,7 @@ func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh) error {
 		}
 		return err
 	}
-	o.log.Info("mesh up", "network", m.Network.Name, "members", m.Members)
+	o.log.Info("mesh up", "network", m.Network.Name, "members", m.Members, "took", time.Since(began))
 	return nil
 }
 
