@@ -25,6 +25,8 @@ const (
 	// PathReleases: POST ReleasesRequest → ReleasesResponse
 	PathReleases = "/v1/releases"
 	PathNetwork  = "/v1/network" // POST NetworkRequest → NetworkResponse
+	// PathRotateKeys: POST NetworkRequest → RotateKeysResponse
+	PathRotateKeys = "/v1/network/rotate-keys"
 	PathDaemon   = "/v1/daemon"  // GET → Daemon
 	// PathEvents is the event stream: a WebSocket of Messages (see Message).
 	PathEvents = "/v1/events" // GET, upgraded to a WebSocket
@@ -359,6 +361,27 @@ type NodeAddress struct {
 	Addr  string `json:"addr,omitempty"`
 	Via   string `json:"via,omitempty"`
 	Error string `json:"error,omitempty"`
+}
+
+// RotateKeysResponse is what `network rotate-keys` did: every mesh of the stack, its members'
+// new public keys, and whether it was up and reconfigured with them.
+type RotateKeysResponse struct {
+	Stack  string        `json:"stack"`
+	Meshes []RotatedMesh `json:"meshes"`
+}
+
+// RotatedMesh is one mesh after its keys were rotated.
+type RotatedMesh struct {
+	Network string `json:"network"`
+	// Up: the mesh was up and now runs with the new keys; else they serve its next bring-up.
+	Up      bool        `json:"up"`
+	Members []MemberKey `json:"members"`
+}
+
+// MemberKey is the public key of a mesh member.
+type MemberKey struct {
+	Node      string `json:"node"`
+	PublicKey string `json:"public_key"`
 }
 
 // LogsRequest asks for the stored output of Services (all when empty), interleaved by time.

@@ -111,6 +111,13 @@ func (c *Client) Releases(ctx context.Context, req api.ReleasesRequest) (api.Rel
 	return resp, c.do(ctx, "releases", http.MethodPost, api.PathReleases, req, &resp)
 }
 
+// RotateKeys gives every member of the stack's WireGuard meshes a new private key (made on its
+// node) and reconfigures the meshes that are up with them.
+func (c *Client) RotateKeys(ctx context.Context, req api.NetworkRequest) (api.RotateKeysResponse, error) {
+	var resp api.RotateKeysResponse
+	return resp, c.do(ctx, "rotate-keys", http.MethodPost, api.PathRotateKeys, req, &resp)
+}
+
 // Network reads the nodes of a stack: their interfaces, which reach which, and where every
 // service is reached from each.
 func (c *Client) Network(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error) {

@@ -204,10 +204,10 @@ var (
 	_ wireguard.Node   = (*remoteTarget)(nil)
 )
 
-// WireguardKey is the public key of the node's interface name.
-func (t *remoteTarget) WireguardKey(ctx context.Context, name string) (wireguard.Key, error) {
+// WireguardKey is the public key of the node's interface name, a new one with rotate.
+func (t *remoteTarget) WireguardKey(ctx context.Context, name string, rotate bool) (wireguard.Key, error) {
 	var k wireguardKey
-	err := t.c.call(ctx, "wireguard-key", wireguardRequest{Name: name}, &k)
+	err := t.c.call(ctx, "wireguard-key", wireguardRequest{Name: name, Rotate: rotate}, &k)
 	return k.PublicKey, err
 }
 

@@ -16,6 +16,7 @@ import (
 // (up).
 type wireguardRequest struct {
 	Name      string              `json:"name,omitempty"`
+	Rotate    bool                `json:"rotate,omitempty"` // wireguard-key: a new key
 	Interface wireguard.Interface `json:"interface,omitzero"`
 }
 
@@ -40,7 +41,10 @@ func (s *server) wireguardRoutes(mux *http.ServeMux) {
 		})
 	}
 	op("wireguard-key", func(ctx context.Context, req wireguardRequest) (any, error) {
-		k, err := local.WireguardKey(ctx, req.Name)
+		k, err := local.WireguardKey(ctx, req.Name, req.Rotate)
+		if err == nil && req.Rotate {
+			s.log.Info("wireguard key rotated", "interface", req.Name, "public_key", k)
+		}
 		return wireguardKey{k}, err
 	})
 	op("wireguard-up", func(ctx context.Context, req wireguardRequest) (any, error) {

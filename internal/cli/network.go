@@ -51,8 +51,52 @@ With -o json, stdout holds the daemon's answer:
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.networkShow(cmd.Context()) },
 	}
-	cmd.AddCommand(show)
+	rotate := &cobra.Command{
+		Use:   "rotate-keys",
+		Short: "Give every member of the stack's WireGuard meshes a new private key",
+		Long: `rotate-keys makes a new private key on every member of the stack's meshes (on its
+node, mode 0600, never sent anywhere) and, for a mesh that is up, gives every
+member's device its new key and its peers' new public keys: each pair of members
+makes one new handshake, nothing is restarted, a connection may wait for it. A
+mesh that is down gets the new keys at its next start. It prints the members'
+new public keys.
+
+With -o json, stdout holds the daemon's answer:
+  {"stack": NAME, "meshes": [{"network", "up", "members": [{"node", "public_key"}]}]}`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.rotateKeys(cmd.Context()) },
+	}
+	cmd.AddCommand(show, rotate)
 	return cmd
+}
+
+func (a *app) rotateKeys(ctx context.Context) error {
+	stack, c, err := a.connect(ctx)
+	if err != nil {
+		return err
+	}
+	resp, err := c.RotateKeys(ctx, api.NetworkRequest{Stack: stack})
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		return a.writeJSON(resp)
+	}
+	if len(resp.Meshes) == 0 {
+		_, err := fmt.Fprintln(a.stdout, "no mesh: no service talks across a wireguard network")
+		return err
+	}
+	for _, m := range resp.Meshes {
+		state := "down: the new keys serve its next start"
+		if m.Up {
+			state = "up: reconfigured with the new keys"
+		}
+		fmt.Fprintf(a.stdout, "mesh %s (%s)\n", m.Network, state)
+		for _, k := range m.Members {
+			fmt.Fprintf(a.stdout, "  %s  %s\n", k.Node, k.PublicKey)
+		}
+	}
+	return nil
 }
 
 func (a *app) networkShow(ctx context.Context) error {

@@ -142,6 +142,24 @@ func links(ctx context.Context, rs *remote.Remotes, nodes []*config.Node, read [
 	return out
 }
 
+// RotateKeys implements httpapi.Backend: a new key for every member of the stack's meshes.
+func (d *daemon) RotateKeys(ctx context.Context, req api.NetworkRequest) (api.RotateKeysResponse, error) {
+	orch, err := d.stack(ctx, req.Stack, false)
+	if err != nil {
+		return api.RotateKeysResponse{}, err
+	}
+	out := api.RotateKeysResponse{Stack: orch.Stack().Name, Meshes: []api.RotatedMesh{}}
+	meshes, err := orch.RotateMeshKeys(ctx)
+	for _, m := range meshes {
+		rm := api.RotatedMesh{Network: m.Network, Up: m.Up, Members: []api.MemberKey{}}
+		for _, node := range m.Members {
+			rm.Members = append(rm.Members, api.MemberKey{Node: node, PublicKey: m.Keys[node].String()})
+		}
+		out.Meshes = append(out.Meshes, rm)
+	}
+	return out, err
+}
+
 // localMesh is the controller's host as a mesh member: its keys in DATA/wireguard, its
 // devices started from this executable, their output in DATA/wireguard-NAME.log.
 func (d *daemon) localMesh() wireguard.Node {

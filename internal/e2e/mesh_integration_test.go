@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ type meshStack struct {
 	*stack
 	hosts  map[string]*testenv.Host
 	router *testenv.Router
+	yaml   string // the services file
 }
 
 func newMeshStack(t *testing.T, services string) *meshStack {
@@ -58,7 +60,7 @@ func newMeshStack(t *testing.T, services string) *meshStack {
 	node := func(name string, l *testenv.LAN) string {
 		return fmt.Sprintf("      - {name: %s, host: %s, ssh_user: root, ssh_key: %s}\n", name, ms.hosts[name].Addr, l.KeyFile)
 	}
-	ms.stack = newStack(t, fmt.Sprintf(`version: "1.0"
+	ms.yaml = fmt.Sprintf(`version: "1.0"
 name: meshed
 settings:
   known_hosts: %s
@@ -73,7 +75,8 @@ networks:
     listen_port: %d
     nodes:
 %sservices:
-%s`, knownHosts, lan.Subnet, node("a", lan), node("b", lan), meshPort, node("c", wan), services))
+%s`, knownHosts, lan.Subnet, node("a", lan), node("b", lan), meshPort, node("c", wan), services)
+	ms.stack = newStack(t, ms.yaml)
 	return ms
 }
 
@@ -107,29 +110,62 @@ func hostOutput(t *testing.T, h *testenv.Host, argv ...string) string {
 	return string(out)
 }
 
-// peerTransfer is what `wg show IFACE dump` says of the one peer of h's interface: its last
-// handshake (Unix seconds) and bytes received and sent.
-func peerTransfer(t *testing.T, h *testenv.Host) (handshake, rx, tx int64) {
+// peerTransfer is what `wg show wg-harness dump` on h says of its peer at the address of host
+// peer: its last handshake (Unix seconds) and the bytes received from it and sent to it.
+func peerTransfer(t *testing.T, h, peer *testenv.Host) (handshake, rx, tx int64) {
 	t.Helper()
-	lines := strings.Split(strings.TrimSpace(hostOutput(t, h, "wg", "show", "wg-harness", "dump")), "\n")
+	out := strings.TrimSpace(hostOutput(t, h, "wg", "show", "wg-harness", "dump"))
 	// The interface's line, then one per peer: key, psk, endpoint, allowed ips, handshake,
 	// rx, tx, keepalive.
-	if len(lines) != 2 {
-		t.Fatalf("wg show on %s: want one peer:\n%s", h.Name, strings.Join(lines, "\n"))
+	for _, line := range strings.Split(out, "\n")[1:] {
+		f := strings.Split(line, "\t")
+		if len(f) >= 8 && strings.HasPrefix(f[2], peer.Addr.String()+":") {
+			n := func(s string) int64 { v, _ := strconv.ParseInt(s, 10, 64); return v }
+			return n(f[4]), n(f[5]), n(f[6])
+		}
 	}
-	f := strings.Split(lines[1], "\t")
-	if len(f) < 8 {
-		t.Fatalf("wg show on %s: %q", h.Name, lines[1])
+	t.Fatalf("wg show on %s: no peer at %s:\n%s", h.Name, peer.Addr, out)
+	return 0, 0, 0
+}
+
+// devicePID is the pid of h's WireGuard device process ("harness agent wireguard ...").
+func devicePID(t *testing.T, h *testenv.Host) int {
+	t.Helper()
+	for _, pid := range h.Pids(t) {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if bytes.Contains(cmdline, []byte("agent\x00wireguard\x00wg-harness")) {
+			return pid
+		}
 	}
-	n := func(s string) int64 { v, _ := strconv.ParseInt(s, 10, 64); return v }
-	return n(f[4]), n(f[5]), n(f[6])
+	t.Fatalf("%s: no wireguard device process", h.Name)
+	return 0
+}
+
+// keyOf reads the private key file of h's mesh interface, checking its mode: the key in
+// base64 and in hex (UAPI's form).
+func keyOf(t *testing.T, h *testenv.Host) (b64, hexKey string) {
+	t.Helper()
+	file := h.Path("/root/.harness/wireguard/wg-harness.key")
+	info, err := os.Stat(file)
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("%s: key file %v, %v; want mode 0600", h.Name, info, err)
+	}
+	key, _ := os.ReadFile(file)
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(key)))
+	if err != nil || len(raw) != 32 {
+		t.Fatalf("%s: key file holds no key", h.Name)
+	}
+	return strings.TrimSpace(string(key)), hex.EncodeToString(raw)
 }
 
 // A service on c that listens only on its mesh address, and one on a that reaches it at
 // ${store.addr}: start builds the mesh between a and c only (b's service talks to nobody),
 // a's service reaches c's through WireGuard (the router forwards nothing else between the
-// LANs; handshake and counters grow on both ends), private keys stay in their 0600 files,
-// and down removes every interface.
+// LANs; handshake and counters grow on both ends, and network show reports them). A service
+// added on b that reads the store brings b in: one more peer on a and c, whose devices and
+// sessions stay. rotate-keys gives every member a new key and the mesh carries on. Private
+// keys stay in their 0600 files (never in outputs, logs or state), and down removes every
+// interface.
 func TestMesh(t *testing.T) {
 	ms := newMeshStack(t, `
   store:
@@ -181,7 +217,7 @@ func TestMesh(t *testing.T) {
 	// Traffic between a and c is WireGuard: both ends count it, and more of it.
 	var before [2][3]int64
 	for i, h := range []*testenv.Host{a, c} {
-		hs, rx, tx := peerTransfer(t, h)
+		hs, rx, tx := peerTransfer(t, h, map[*testenv.Host]*testenv.Host{a: c, c: a}[h])
 		before[i] = [3]int64{hs, rx, tx}
 		if hs == 0 || rx == 0 || tx == 0 {
 			t.Errorf("%s: handshake %d, rx %d, tx %d; want all > 0", h.Name, hs, rx, tx)
@@ -190,7 +226,7 @@ func TestMesh(t *testing.T) {
 	fwd0, _ := ms.router.Counters(t)
 	ms.must(0, "exec", "app", "--", "sh", "-c", "exec /root/testserver -fetch http://$STORE_ADDR/ -version")
 	for i, h := range []*testenv.Host{a, c} {
-		_, rx, tx := peerTransfer(t, h)
+		_, rx, tx := peerTransfer(t, h, map[*testenv.Host]*testenv.Host{a: c, c: a}[h])
 		if rx <= before[i][1] || tx <= before[i][2] {
 			t.Errorf("%s: rx %d → %d, tx %d → %d; want both to grow", h.Name, before[i][1], rx, before[i][2], tx)
 		}
@@ -222,21 +258,61 @@ func TestMesh(t *testing.T) {
 		t.Errorf("network show lacks the mesh:\n%s", table)
 	}
 
-	// Private keys: 0600 on their node, nowhere else.
-	var secrets [][]byte
+	// A node joins: b's new service reads the store. b gets an interface, a and c one more
+	// peer each, through the devices they have (same processes, a's session with c kept).
+	var secrets []string
 	for _, h := range []*testenv.Host{a, c} {
-		file := h.Path("/root/.harness/wireguard/wg-harness.key")
-		info, err := os.Stat(file)
-		if err != nil || info.Mode().Perm() != 0o600 {
-			t.Fatalf("%s: key file %v, %v; want mode 0600", h.Name, info, err)
-		}
-		key, _ := os.ReadFile(file)
-		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(key)))
-		if err != nil || len(raw) != 32 {
-			t.Fatalf("%s: key file holds no key", h.Name)
-		}
-		secrets = append(secrets, []byte(strings.TrimSpace(string(key))), []byte(hex.EncodeToString(raw)))
+		k, x := keyOf(t, h)
+		secrets = append(secrets, k, x)
 	}
+	pidA, pidC := devicePID(t, a), devicePID(t, c)
+	_, rxA, _ := peerTransfer(t, a, c)
+	ms.write(ms.yaml + `  reader:
+    type: remote
+    host: b
+    binary: /root/testserver
+    args: ["-fetch", "http://${store.addr}/", "-listen", ":18092"]
+    ports: [18092]
+    dependencies: [store]
+`)
+	ms.must(0, "start")
+	b := ms.hosts["b"]
+	if got := interfaces(t, b, "wg"); strings.Join(got, ",") != "wg-harness" {
+		t.Errorf("b after it joined: interfaces %v, want wg-harness", got)
+	}
+	if !strings.Contains(ms.must(0, "logs", "reader").stdout, "hello from c") {
+		t.Error("reader's log lacks the store's answer")
+	}
+	if pa, pc := devicePID(t, a), devicePID(t, c); pa != pidA || pc != pidC {
+		t.Errorf("device processes of a and c: %d, %d → %d, %d; want the same", pidA, pidC, pa, pc)
+	}
+	if _, rx, _ := peerTransfer(t, a, c); rx < rxA {
+		t.Errorf("a's session with c: rx %d → %d; want it kept", rxA, rx)
+	}
+	peerTransfer(t, a, b) // a has b as a peer now
+	peerTransfer(t, c, b)
+
+	// Keys rotated: a new key file on every member, the mesh keeps carrying traffic.
+	for _, h := range []*testenv.Host{b} {
+		k, x := keyOf(t, h)
+		secrets = append(secrets, k, x)
+	}
+	rotated := time.Now()
+	r = ms.must(0, "network", "rotate-keys")
+	t.Logf("network rotate-keys:\n%s", r.stdout)
+	for _, h := range []*testenv.Host{a, b, c} {
+		k, x := keyOf(t, h)
+		if slices.Contains(secrets, k) {
+			t.Errorf("%s: key file unchanged by rotate-keys", h.Name)
+		}
+		secrets = append(secrets, k, x)
+	}
+	ms.must(0, "exec", "app", "--", "sh", "-c", "exec /root/testserver -fetch http://$STORE_ADDR/ -version")
+	if hs, _, _ := peerTransfer(t, a, c); hs < rotated.Unix() {
+		t.Errorf("a's last handshake with c at %d, before the rotation at %d", hs, rotated.Unix())
+	}
+
+	// Private keys: 0600 on their node (keyOf), nowhere else.
 	outputs := map[string]string{
 		"status":       ms.must(0, "status", "-o", "json").stdout,
 		"network show": ms.must(0, "network", "show", "-o", "json").stdout,
@@ -244,7 +320,7 @@ func TestMesh(t *testing.T) {
 	}
 	for what, out := range outputs {
 		for _, s := range secrets {
-			if bytes.Contains([]byte(out), s) {
+			if strings.Contains(out, s) {
 				t.Errorf("a private key is in the output of %s", what)
 			}
 		}
@@ -256,7 +332,7 @@ func TestMesh(t *testing.T) {
 			}
 			b, _ := os.ReadFile(path)
 			for _, s := range secrets {
-				if bytes.Contains(b, s) {
+				if bytes.Contains(b, []byte(s)) {
 					t.Errorf("a private key is in %s", path)
 				}
 			}
@@ -264,7 +340,7 @@ func TestMesh(t *testing.T) {
 		})
 	}
 	grepTree(ms.data, "")
-	for _, h := range []*testenv.Host{a, c} {
+	for _, h := range []*testenv.Host{a, b, c} {
 		grepTree(h.Path("/root/.harness"), h.Path("/root/.harness/wireguard/wg-harness.key"))
 	}
 

@@ -38,6 +38,8 @@ type Backend interface {
 	// Network reads the nodes of a stack and says which reach which, and where every
 	// service is reached from each node.
 	Network(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error)
+	// RotateKeys gives every member of the stack's meshes a new key.
+	RotateKeys(ctx context.Context, req api.NetworkRequest) (api.RotateKeysResponse, error)
 	Daemon() api.Daemon
 	// Shutdown asks the daemon to end supervision (services keep running); it returns at once.
 	Shutdown()
@@ -84,6 +86,7 @@ func NewHandler(b Backend, log *slog.Logger) http.Handler {
 		{http.MethodPost, api.PathDeploy, call(h, b.Deploy)},
 		{http.MethodPost, api.PathReleases, call(h, b.Releases)},
 		{http.MethodPost, api.PathNetwork, call(h, b.Network)},
+		{http.MethodPost, api.PathRotateKeys, call(h, b.RotateKeys)},
 		{http.MethodGet, api.PathDaemon, h.daemon},
 		{http.MethodPost, api.PathShutdown, h.shutdown},
 		{http.MethodGet, api.PathEvents, h.events},

@@ -108,36 +108,20 @@ type meshMember struct {
 // bring-up created is removed again.
 func (o *Orchestrator) ensureMeshes(ctx context.Context) error {
 	for _, m := range Meshes(o.view().stack) {
-		if err := o.ensureMesh(ctx, m); err != nil {
+		if _, err := o.ensureMesh(ctx, m, false); err != nil {
 			return fmt.Errorf("mesh %s: %w", m.Network.Name, err)
 		}
 	}
 	return nil
 }
 
-func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh) error {
+// ensureMesh brings m up (see ensureMeshes); with rotate, every member gets a new key first.
+// It returns the members' public keys.
+func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh, rotate bool) (map[string]wireguard.Key, error) {
 	began := time.Now()
-	pool := meshPool(m.Network)
-	members := make([]*meshMember, len(m.Members))
-	for i, name := range m.Members {
-		x := &meshMember{name: name}
-		var err error
-		if x.node, err = o.meshNode(name); err != nil {
-			return err
-		}
-		if x.addr, err = o.ipam.Allocate(pool, name); err != nil {
-			return fmt.Errorf("address of %s: %w", name, err)
-		}
-		if x.endpoint, err = o.meshEndpoint(ctx, m.Network, name); err != nil {
-			return err
-		}
-		members[i] = x
-	}
-	if err := eachMember(members, func(x *meshMember) (err error) {
-		x.key, err = x.node.WireguardKey(ctx, m.Network.Interface)
-		return err
-	}); err != nil {
-		return err
+	members, err := o.meshMembers(ctx, m, rotate)
+	if err != nil {
+		return nil, err
 	}
 	var created []*meshMember
 	var mu sync.Mutex
@@ -167,7 +151,7 @@ func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh) error {
 		return err
 	}
 	reachable := func(x *meshMember) bool { return x.endpoint.IsValid() }
-	err := eachMember(slices.DeleteFunc(slices.Clone(members), func(x *meshMember) bool { return !reachable(x) }), up)
+	err = eachMember(slices.DeleteFunc(slices.Clone(members), func(x *meshMember) bool { return !reachable(x) }), up)
 	if err == nil {
 		err = eachMember(slices.DeleteFunc(slices.Clone(members), reachable), up)
 	}
@@ -179,10 +163,96 @@ func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh) error {
 				o.log.Warn("mesh: remove an interface of a failed bring-up", "node", x.name, "err", derr)
 			}
 		}
-		return err
+		return nil, err
 	}
 	o.log.Info("mesh up", "network", m.Network.Name, "members", m.Members, "took", time.Since(began))
-	return nil
+	return publicKeys(members), nil
+}
+
+// meshMembers are the members of m with their node, mesh address, endpoint and public key
+// (a new one with rotate).
+func (o *Orchestrator) meshMembers(ctx context.Context, m Mesh, rotate bool) ([]*meshMember, error) {
+	pool := meshPool(m.Network)
+	members := make([]*meshMember, len(m.Members))
+	for i, name := range m.Members {
+		x := &meshMember{name: name}
+		var err error
+		if x.node, err = o.meshNode(name); err != nil {
+			return nil, err
+		}
+		if x.addr, err = o.ipam.Allocate(pool, name); err != nil {
+			return nil, fmt.Errorf("address of %s: %w", name, err)
+		}
+		if x.endpoint, err = o.meshEndpoint(ctx, m.Network, name); err != nil {
+			return nil, err
+		}
+		members[i] = x
+	}
+	err := eachMember(members, func(x *meshMember) (err error) {
+		x.key, err = x.node.WireguardKey(ctx, m.Network.Interface, rotate)
+		return err
+	})
+	return members, err
+}
+
+func publicKeys(members []*meshMember) map[string]wireguard.Key {
+	out := make(map[string]wireguard.Key, len(members))
+	for _, x := range members {
+		out[x.name] = x.key
+	}
+	return out
+}
+
+// MeshKeys are the public keys of a mesh's members after RotateMeshKeys.
+type MeshKeys struct {
+	Network string
+	Members []string                 // as in Mesh
+	Keys    map[string]wireguard.Key // by member
+	// Up: the mesh was up, and was reconfigured with the new keys.
+	Up bool
+}
+
+// RotateMeshKeys gives every member of the stack's meshes a new private key, made on its
+// node, and reconfigures each mesh that is up (one of its members has its interface) with
+// them: every member's device gets its new key and its peers' new keys, and each pair makes
+// one new handshake; nothing is restarted. A mesh that is down only gets its new keys, for
+// its next bring-up.
+func (o *Orchestrator) RotateMeshKeys(ctx context.Context) ([]MeshKeys, error) {
+	var out []MeshKeys
+	for _, m := range Meshes(o.view().stack) {
+		mk := MeshKeys{Network: m.Network.Name, Members: m.Members}
+		up, err := o.meshIsUp(ctx, m)
+		if err != nil {
+			return out, fmt.Errorf("mesh %s: %w", m.Network.Name, err)
+		}
+		if up {
+			mk.Keys, err = o.ensureMesh(ctx, m, true)
+			mk.Up = true
+		} else {
+			var members []*meshMember
+			members, err = o.meshMembers(ctx, m, true)
+			mk.Keys = publicKeys(members)
+		}
+		if err != nil {
+			return out, fmt.Errorf("mesh %s: %w", m.Network.Name, err)
+		}
+		out = append(out, mk)
+	}
+	return out, nil
+}
+
+// meshIsUp reports whether a member of m has its interface.
+func (o *Orchestrator) meshIsUp(ctx context.Context, m Mesh) (bool, error) {
+	for _, name := range m.Members {
+		node, err := o.meshNode(name)
+		if err != nil {
+			return false, err
+		}
+		if st, err := node.WireguardShow(ctx, m.Network.Interface); err == nil && st.PublicKey != (wireguard.Key{}) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // eachMember runs fn for every member at once; the error names the member.

@@ -26,6 +26,8 @@ type Backend struct {
 	ReleasesFunc func(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error)
 	// NetworkFunc answers Network.
 	NetworkFunc func(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error)
+	// RotateKeysFunc answers RotateKeys.
+	RotateKeysFunc func(ctx context.Context, req api.NetworkRequest) (api.RotateKeysResponse, error)
 	WatchFunc   func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
 	// Rev is what Revision answers.
 	Rev uint64
@@ -107,6 +109,11 @@ func (b *Backend) Deploy(ctx context.Context, req api.DeployRequest) (api.Deploy
 // Releases implements httpapi.Backend.
 func (b *Backend) Releases(ctx context.Context, req api.ReleasesRequest) (api.ReleasesResponse, error) {
 	return answer(b, "Releases", b.ReleasesFunc, ctx, req)
+}
+
+// RotateKeys implements httpapi.Backend.
+func (b *Backend) RotateKeys(ctx context.Context, req api.NetworkRequest) (api.RotateKeysResponse, error) {
+	return answer(b, "RotateKeys", b.RotateKeysFunc, ctx, req)
 }
 
 // Network implements httpapi.Backend.

@@ -238,8 +238,9 @@ func ipCommand() (string, error) {
 
 // Node is a host whose mesh interfaces harness manages: a node through its agent.
 type Node interface {
-	// WireguardKey is the public key of interface name's private key, created when missing.
-	WireguardKey(ctx context.Context, name string) (Key, error)
+	// WireguardKey is the public key of interface name's private key, created when missing,
+	// or replaced by a new one with rotate. A device keeps the key it has until WireguardUp.
+	WireguardKey(ctx context.Context, name string, rotate bool) (Key, error)
 	// WireguardUp makes the interface what ifc says (Up) and returns its public key.
 	WireguardUp(ctx context.Context, ifc Interface) (Key, error)
 	// WireguardShow reads the interface's device (Show).
@@ -262,8 +263,13 @@ func (l Local) keyFile(name string) string {
 	return filepath.Join(l.KeyDir, filepath.Base(name)+".key")
 }
 
-// WireguardKey is the public key of interface name, its private key created when missing.
-func (l Local) WireguardKey(_ context.Context, name string) (Key, error) {
+// WireguardKey is the public key of interface name, its private key created when missing or
+// replaced with rotate.
+func (l Local) WireguardKey(_ context.Context, name string, rotate bool) (Key, error) {
+	if rotate {
+		k, err := RotateKey(l.keyFile(name))
+		return k.PublicKey(), err
+	}
 	return PublicKey(l.keyFile(name))
 }
 

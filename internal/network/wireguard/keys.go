@@ -38,6 +38,10 @@ func LoadOrCreateKey(file string) (Key, error) {
 	return k, nil
 }
 
+// RotateKey replaces the private key in file with a new one (as LoadOrCreateKey creates it)
+// and returns it.
+func RotateKey(file string) (Key, error) { return createKey(file) }
+
 // createKey makes a new private key in file: written to a temporary file created 0600,
 // synced, and renamed into place.
 func createKey(file string) (Key, error) {
