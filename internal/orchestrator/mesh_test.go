@@ -1,13 +1,25 @@
 package orchestrator_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/netip"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
+	"github.com/graph-network-harness/harness/internal/target/targettest"
+	"github.com/graph-network-harness/harness/target"
 )
 
 // meshNetworks declares lan nodes a and b, wireguard nodes w1 and w2 (mesh), and w3 on another
@@ -95,5 +107,218 @@ func TestMeshes(t *testing.T) {
 				t.Errorf("meshes (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// meshFake is a host as a mesh member: a target for its services (nil for the controller's
+// host) and a WireGuard device kept in memory, its calls recorded in order.
+type meshFake struct {
+	*netFake
+	name string
+	log  *meshLog
+	key  wireguard.Key
+	up   *wireguard.Interface
+	fail error // what WireguardUp answers
+}
+
+// meshLog records the calls of every meshFake in order.
+type meshLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (l *meshLog) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, s)
+}
+
+func (f *meshFake) WireguardKey(_ context.Context, name string, rotate bool) (wireguard.Key, error) {
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	if f.key == (wireguard.Key{}) || rotate {
+		k, err := wgtypes.GeneratePrivateKey()
+		if err != nil {
+			return wireguard.Key{}, err
+		}
+		f.key = k
+	}
+	return f.key.PublicKey(), nil
+}
+
+func (f *meshFake) WireguardUp(_ context.Context, ifc wireguard.Interface) (wireguard.Key, error) {
+	f.log.add("up " + f.name)
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	if f.fail != nil {
+		return wireguard.Key{}, f.fail
+	}
+	f.up = &ifc
+	return f.key.PublicKey(), nil
+}
+
+func (f *meshFake) WireguardShow(_ context.Context, name string) (wireguard.Status, error) {
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	if f.up == nil {
+		return wireguard.Status{}, wireguard.ErrNoDevice
+	}
+	return wireguard.Status{PublicKey: f.key.PublicKey(), ListenPort: f.up.ListenPort}, nil
+}
+
+func (f *meshFake) WireguardDown(_ context.Context, name string) (bool, error) {
+	f.log.add("down " + f.name)
+	f.log.mu.Lock()
+	defer f.log.mu.Unlock()
+	had := f.up != nil
+	f.up = nil
+	return had, nil
+}
+
+// meshServices: a on lan node a reaches s1 on w1 (which gives its endpoint) by reference, s2
+// on w2 depends on s1, and the local process l depends on s2: the mesh is a, w1, w2 and the
+// controller's host. b's service talks to nobody.
+const meshServices = `
+  s1: {type: remote, host: w1, binary: s1, ports: [7001]}
+  s2: {type: remote, host: w2, binary: s2, ports: [7002], dependencies: [s1], args: ["${s1.addr}"]}
+  x: {type: remote, host: a, binary: x, args: ["${s1.addr}"]}
+  y: {type: remote, host: b, binary: y}
+  l: {type: process, binary: l, args: ["${s2.addr}"], dependencies: [s2]}
+`
+
+// newMeshEnv runs meshServices; the members named in fail answer that error to WireguardUp.
+func newMeshEnv(t *testing.T, fail map[string]error) (*env, map[string]*meshFake, *meshLog) {
+	yaml := strings.Replace(meshNetworks, "{name: w1, host: 10.2.0.2, ssh_user: root}", "{name: w1, host: 10.2.0.2, ssh_user: root, endpoint: 198.51.100.7:4500}", 1) + meshServices
+	log := &meshLog{}
+	hosts := map[string]*meshFake{}
+	var mu sync.Mutex
+	member := func(name string) *meshFake {
+		mu.Lock()
+		defer mu.Unlock()
+		if hosts[name] == nil {
+			hosts[name] = &meshFake{netFake: &netFake{Fake: targettest.NewFake(), specs: map[string]target.Spec{}}, name: name, log: log, fail: fail[name]}
+		}
+		return hosts[name]
+	}
+	local := member("local")
+	e := newTargetsEnv(t, t.TempDir(), yaml, local.Fake, orchestrator.Options{
+		Targets: map[string]target.Target{"process": local.netFake},
+		Nodes: func(nd *config.Node) (map[string]target.Target, error) {
+			return map[string]target.Target{"process": member(nd.Name)}, nil
+		},
+		Mesh: local,
+	})
+	return e, hosts, log
+}
+
+// Start brings up the mesh before any service: every member gets an address of the subnet,
+// every other member as a peer (its key, its endpoint, its address), the members the others
+// reach first and without keepalive, the controller's host (which they cannot reach) last and
+// with one. References and HARNESS_MESH_IP use the mesh addresses; down removes every
+// interface, and a start again gives every member the address it had.
+func TestMeshBringUp(t *testing.T) {
+	e, hosts, log := newMeshEnv(t, nil)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	addr := map[string]string{}
+	for _, name := range []string{"a", "w1", "w2", "local"} {
+		h := hosts[name]
+		if h.up == nil {
+			t.Fatalf("%s has no interface", name)
+		}
+		addr[name] = h.up.Address.Addr().String()
+		if h.up.Name != "wg-harness" || h.up.ListenPort != 51820 || h.up.Address.Bits() != 24 || !netip.MustParsePrefix("10.42.0.0/24").Contains(h.up.Address.Addr()) {
+			t.Errorf("%s: interface %+v; want wg-harness on 51820 with an address of 10.42.0.0/24", name, h.up)
+		}
+	}
+	if hosts["b"] != nil && hosts["b"].up != nil {
+		t.Error("b joined the mesh; its service talks to nobody")
+	}
+	peers := func(name string) map[string]string {
+		out := map[string]string{}
+		for _, p := range hosts[name].up.Peers {
+			for n, h := range hosts {
+				if h.key.PublicKey() == p.PublicKey {
+					out[n] = fmt.Sprintf("%s %v %s", p.Endpoint, p.AllowedIPs, p.Keepalive)
+				}
+			}
+		}
+		return out
+	}
+	want := map[string]string{
+		"a":  "10.1.0.2:51820 [" + addr["a"] + "/32] 0s",
+		"w1": "198.51.100.7:4500 [" + addr["w1"] + "/32] 0s",
+		"w2": "10.2.0.3:51820 [" + addr["w2"] + "/32] 0s",
+	}
+	for name := range want {
+		w := maps.Clone(want)
+		delete(w, name)
+		w["local"] = "invalid AddrPort [" + addr["local"] + "/32] 0s"
+		if diff := cmp.Diff(w, peers(name)); diff != "" {
+			t.Errorf("peers of %s (-want +got):\n%s", name, diff)
+		}
+	}
+	for name, p := range peers("local") {
+		if !strings.HasSuffix(p, "] 25s") {
+			t.Errorf("the controller's peer %s: %s; want a 25s keepalive", name, p)
+		}
+	}
+	if last := log.calls[3]; last != "up local" {
+		t.Errorf("calls %v: want the controller's host brought up last", log.calls)
+	}
+	if got := hosts["a"].spec("x").Argv; !slices.Equal(got, []string{"x", addr["w1"] + ":7001"}) {
+		t.Errorf("x's argv %q: want s1 at w1's mesh address", got)
+	}
+	if got := hosts["local"].spec("l").Argv; !slices.Equal(got, []string{"l", addr["w2"] + ":7002"}) {
+		t.Errorf("l's argv %q: want s2 at w2's mesh address", got)
+	}
+	if env := hosts["w2"].spec("s2").Env; !slices.Contains(env, "HARNESS_MESH_IP="+addr["w2"]) {
+		t.Errorf("s2's env %q lacks HARNESS_MESH_IP=%s", env, addr["w2"])
+	}
+
+	if _, err := e.o.Down(context.Background(), false); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	for name, h := range hosts {
+		if h.up != nil {
+			t.Errorf("%s still has its interface after Down", name)
+		}
+	}
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatalf("Start again: %v", err)
+	}
+	for name, a := range addr {
+		if got := hosts[name].up.Address.Addr().String(); got != a {
+			t.Errorf("%s: address %s after down and start; want %s again", name, got, a)
+		}
+	}
+}
+
+// A member that cannot bring its interface up fails the start before any service starts,
+// and the interfaces that start created are removed again.
+func TestMeshBringUpFails(t *testing.T) {
+	e, hosts, log := newMeshEnv(t, map[string]error{"w2": errors.New("no TUN here")})
+	_, err := e.o.Start(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "mesh mesh: node w2: no TUN here") {
+		t.Fatalf("Start: %v; want the mesh's error naming w2", err)
+	}
+	for name, h := range hosts {
+		if h.up != nil {
+			t.Errorf("%s keeps an interface after the failed start", name)
+		}
+		if len(h.specs) > 0 {
+			t.Errorf("%s started services %v", name, slices.Collect(maps.Keys(h.specs)))
+		}
+	}
+	var downs []string
+	for _, c := range log.calls {
+		if strings.HasPrefix(c, "down ") {
+			downs = append(downs, c)
+		}
+	}
+	slices.Sort(downs)
+	if diff := cmp.Diff([]string{"down a", "down w1", "down w2"}, downs); diff != "" {
+		t.Errorf("interfaces removed (-want +got):\n%s", diff)
 	}
 }
