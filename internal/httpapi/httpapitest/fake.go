@@ -28,7 +28,7 @@ type Backend struct {
 	NetworkFunc func(ctx context.Context, req api.NetworkRequest) (api.NetworkResponse, error)
 	// RotateKeysFunc answers RotateKeys.
 	RotateKeysFunc func(ctx context.Context, req api.NetworkRequest) (api.RotateKeysResponse, error)
-	WatchFunc   func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
+	WatchFunc      func(ctx context.Context, sub api.Subscribe, emit func(uint64, api.ServiceEvent) error) error
 	// Rev is what Revision answers.
 	Rev uint64
 	// Info is what Daemon answers.
