@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -349,5 +351,60 @@ func TestMesh(t *testing.T) {
 		if got := interfaces(t, h, "wg"); len(got) > 0 {
 			t.Errorf("%s after down: interfaces %v", name, got)
 		}
+	}
+}
+
+// A local process that reads a service on a wireguard node: the controller's host joins the
+// mesh (an interface of its own, in this machine's network namespace, under a name no one
+// else uses), with a keepalive towards c, which cannot reach it; down removes it.
+func TestMeshController(t *testing.T) {
+	wan := testenv.NewLAN(t, "mesh-ctl")
+	c := wan.Host(t, "c")
+	server := testenv.StaticBinary(t, "github.com/graph-network-harness/harness/internal/testenv/testserver")
+	copyExecutable(t, server, c.Path("/root/testserver"))
+	iface := fmt.Sprintf("wgt%06x", rand.Uint32()&0xffffff)
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", iface).Run() }) // after a failure
+	subnet := fmt.Sprintf("10.253.%d.0/24", rand.IntN(256))
+	s := newStack(t, fmt.Sprintf(`version: "1.0"
+name: meshctl
+settings:
+  known_hosts: %s
+networks:
+  mesh:
+    type: wireguard
+    subnet: %s
+    interface: %s
+    nodes:
+      - {name: c, host: %s, ssh_user: root, ssh_key: %s}
+services:
+  store:
+    type: remote
+    host: c
+    binary: sh
+    args: ["-c", "exec /root/testserver -listen $HARNESS_MESH_IP:18090"]
+    ports: [18090]
+    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s}
+  front:
+    type: process
+    binary: %s
+    args: ["-fetch", "http://${store.addr}/", "-listen", "127.0.0.1:18093"]
+    dependencies: [store]
+    health_check: {http: "http://127.0.0.1:18093/health", interval: 1s}
+`, wan.KnownHosts, subnet, iface, c.Addr, wan.KeyFile, server))
+	s.must(0, "start")
+	if logs := s.must(0, "logs", "front").stdout; !strings.Contains(logs, "hello from c") {
+		t.Errorf("front's log lacks the store's answer:\n%s", logs)
+	}
+	out, err := exec.Command("wg", "show", iface, "dump").CombinedOutput()
+	if err != nil {
+		t.Fatalf("wg show %s here: %v: %s", iface, err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if f := strings.Split(lines[len(lines)-1], "\t"); len(lines) != 2 || len(f) < 8 || f[4] == "0" || f[7] != "25" {
+		t.Errorf("wg show %s here: want one peer with a handshake and a 25 s keepalive:\n%s", iface, out)
+	}
+	s.must(0, "down")
+	if out, err := exec.Command("ip", "link", "show", iface).CombinedOutput(); err == nil {
+		t.Errorf("interface %s still here after down: %s", iface, out)
 	}
 }
