@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -85,6 +86,7 @@ func (s *Stack) validateNetworks(c *collector) {
 	var subnets []subnet
 	nodes := map[string]*Node{}
 	locals := 0
+	var meshes []*Network // wireguard networks seen, for their interface and port
 	for _, n := range s.Networks {
 		at := n.pos.self()
 		what := fmt.Sprintf("network %q", n.Name)
@@ -122,6 +124,23 @@ func (s *Stack) validateNetworks(c *collector) {
 			}
 			if len(n.Interface) > 15 || !nodeName.MatchString(n.Interface) {
 				c.errorf(n.pos.at("interface", at), "%s: interface %q is not a valid interface name (at most 15 letters, digits, '-', '_' or '.')", what, n.Interface)
+			}
+			// A host may be a member of several meshes: each needs its own interface and port.
+			for _, m := range meshes {
+				if m.Interface == n.Interface {
+					c.errorf(n.pos.at("interface", at), "%s: interface %q is also network %q's: give each wireguard network its own interface", what, n.Interface, m.Name)
+				}
+				if m.ListenPort == n.ListenPort {
+					c.errorf(n.pos.at("listen_port", at), "%s: listen_port %d is also network %q's: give each wireguard network its own listen_port", what, n.ListenPort, m.Name)
+				}
+			}
+			meshes = append(meshes, n)
+			for _, nd := range n.Nodes {
+				if nd.Endpoint != "" {
+					if _, port, err := net.SplitHostPort(nd.Endpoint); err != nil || port == "" {
+						c.errorf(nd.pos.at("endpoint", nd.pos.self()), "%s: node %q: endpoint %q: want HOST:PORT", what, nd.Name, nd.Endpoint)
+					}
+				}
 			}
 		}
 		if n.Subnet.IsValid() {

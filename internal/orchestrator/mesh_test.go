@@ -43,6 +43,7 @@ networks:
     type: wireguard
     subnet: 10.43.0.0/24
     interface: wg-far
+    listen_port: 51821
     nodes:
       - {name: w3, host: 10.3.0.2, ssh_user: root}
 services:
