@@ -256,7 +256,9 @@ func TestMesh(t *testing.T) {
 	if diff := cmp.Diff(wantPeers, peers); diff != "" {
 		t.Errorf("network show: mesh peers (-want +got):\n%s", diff)
 	}
-	if table := ms.must(0, "network", "show").stdout; !strings.Contains(table, "MESH mesh (WireGuard)") {
+	table := ms.must(0, "network", "show").stdout
+	t.Logf("network show:\n%s", table)
+	if !strings.Contains(table, "MESH mesh (WireGuard)") {
 		t.Errorf("network show lacks the mesh:\n%s", table)
 	}
 
