@@ -170,9 +170,21 @@ func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh, rotate bool) (map
 }
 
 // meshMembers are the members of m with their node, mesh address, endpoint and public key
-// (a new one with rotate).
+// (a new one with rotate). The addresses of hosts that are no longer in the stack are
+// released first.
 func (o *Orchestrator) meshMembers(ctx context.Context, m Mesh, rotate bool) ([]*meshMember, error) {
 	pool := meshPool(m.Network)
+	held, err := o.ipam.List(pool.Name)
+	if err != nil {
+		return nil, err
+	}
+	for owner := range held {
+		if owner != network.Local && o.view().stack.Node(owner) == nil {
+			if err := o.ipam.Release(pool.Name, owner); err != nil {
+				return nil, err
+			}
+		}
+	}
 	members := make([]*meshMember, len(m.Members))
 	for i, name := range m.Members {
 		x := &meshMember{name: name}
@@ -188,7 +200,7 @@ func (o *Orchestrator) meshMembers(ctx context.Context, m Mesh, rotate bool) ([]
 		}
 		members[i] = x
 	}
-	err := eachMember(members, func(x *meshMember) (err error) {
+	err = eachMember(members, func(x *meshMember) (err error) {
 		x.key, err = x.node.WireguardKey(ctx, m.Network.Interface, rotate)
 		return err
 	})

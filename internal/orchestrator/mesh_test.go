@@ -16,6 +16,7 @@ import (
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/target/targettest"
@@ -216,9 +217,15 @@ func newMeshEnv(t *testing.T, fail map[string]error) (*env, map[string]*meshFake
 // every other member as a peer (its key, its endpoint, its address), the members the others
 // reach first and without keepalive, the controller's host (which they cannot reach) last and
 // with one. References and HARNESS_MESH_IP use the mesh addresses; down removes every
-// interface, and a start again gives every member the address it had.
+// interface, and a start again gives every member the address it had. The address of a node
+// no longer in the stack is released.
 func TestMeshBringUp(t *testing.T) {
 	e, hosts, log := newMeshEnv(t, nil)
+	ipam := network.NewIPAM(e.reg.IPAMStore())
+	pool := network.Pool{Name: "mesh:mesh", Subnet: netip.MustParsePrefix("10.42.0.0/24")}
+	if err := ipam.Request(pool, "gone", netip.MustParseAddr("10.42.0.1")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.o.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -232,6 +239,9 @@ func TestMeshBringUp(t *testing.T) {
 		if h.up.Name != "wg-harness" || h.up.ListenPort != 51820 || h.up.Address.Bits() != 24 || !netip.MustParsePrefix("10.42.0.0/24").Contains(h.up.Address.Addr()) {
 			t.Errorf("%s: interface %+v; want wg-harness on 51820 with an address of 10.42.0.0/24", name, h.up)
 		}
+	}
+	if _, held, err := ipam.Lookup(pool.Name, "gone"); held || err != nil {
+		t.Errorf("the address of a node gone from the stack: held %v, %v; want released", held, err)
 	}
 	if hosts["b"] != nil && hosts["b"].up != nil {
 		t.Error("b joined the mesh; its service talks to nobody")
