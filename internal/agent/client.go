@@ -211,11 +211,17 @@ func (t *remoteTarget) WireguardKey(ctx context.Context, name string, rotate boo
 	return k.PublicKey, err
 }
 
-// WireguardUp makes the node's interface what ifc says.
-func (t *remoteTarget) WireguardUp(ctx context.Context, ifc wireguard.Interface) (wireguard.Key, error) {
-	var k wireguardKey
-	err := t.c.call(ctx, "wireguard-up", wireguardRequest{Interface: ifc}, &k)
-	return k.PublicKey, err
+// WireguardUp makes the node's interface what ifc says, and reports whether it started its
+// device. A failure after the start is answered as a success with Error.
+func (t *remoteTarget) WireguardUp(ctx context.Context, ifc wireguard.Interface) (bool, error) {
+	var resp wireguardUp
+	if err := t.c.call(ctx, "wireguard-up", wireguardRequest{Interface: ifc}, &resp); err != nil {
+		return false, err
+	}
+	if resp.Error != "" {
+		return resp.Started, fmt.Errorf("on %s: %s", t.c.node, resp.Error)
+	}
+	return resp.Started, nil
 }
 
 // WireguardShow reads the device of the node's interface name.

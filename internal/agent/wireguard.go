@@ -20,6 +20,13 @@ type wireguardRequest struct {
 	Interface wireguard.Interface `json:"interface,omitzero"`
 }
 
+// wireguardUp is what wireguard-up did: whether it started the device, and what failed after
+// that (the device then stays, for the controller to remove).
+type wireguardUp struct {
+	Started bool   `json:"started"`
+	Error   string `json:"error,omitempty"`
+}
+
 // wireguardKey is the public key of an interface's device; the private one stays on the node.
 type wireguardKey struct {
 	PublicKey wireguard.Key `json:"public_key"`
@@ -48,11 +55,17 @@ func (s *server) wireguardRoutes(mux *http.ServeMux) {
 		return wireguardKey{k}, err
 	})
 	op("wireguard-up", func(ctx context.Context, req wireguardRequest) (any, error) {
-		k, err := local.WireguardUp(ctx, req.Interface)
-		if err == nil {
-			s.log.Info("wireguard interface up", "interface", req.Interface.Name, "address", req.Interface.Address, "peers", len(req.Interface.Peers))
+		started, err := local.WireguardUp(ctx, req.Interface)
+		if err != nil && !started {
+			return nil, err
 		}
-		return wireguardKey{k}, err
+		resp := wireguardUp{Started: started}
+		if err != nil {
+			resp.Error = err.Error()
+		} else {
+			s.log.Info("wireguard interface up", "interface", req.Interface.Name, "address", req.Interface.Address, "peers", len(req.Interface.Peers), "started", started)
+		}
+		return resp, nil
 	})
 	op("wireguard-show", func(ctx context.Context, req wireguardRequest) (any, error) {
 		return local.WireguardShow(ctx, req.Name)

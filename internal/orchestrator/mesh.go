@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -123,10 +122,9 @@ func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh, rotate bool) (map
 	if err != nil {
 		return nil, err
 	}
-	var created []*meshMember
+	var created []*meshMember // the members whose device this bring-up started
 	var mu sync.Mutex
 	up := func(x *meshMember) error {
-		had, _ := x.node.WireguardShow(ctx, m.Network.Interface)
 		ifc := wireguard.Interface{
 			Name:       m.Network.Interface,
 			ListenPort: m.Network.ListenPort,
@@ -142,18 +140,25 @@ func (o *Orchestrator) ensureMesh(ctx context.Context, m Mesh, rotate bool) (map
 			}
 			ifc.Peers = append(ifc.Peers, peer)
 		}
-		if had.PublicKey == (wireguard.Key{}) {
+		started, err := x.node.WireguardUp(ctx, ifc)
+		if started {
 			mu.Lock()
 			created = append(created, x)
 			mu.Unlock()
 		}
-		_, err := x.node.WireguardUp(ctx, ifc)
 		return err
 	}
-	reachable := func(x *meshMember) bool { return x.endpoint.IsValid() }
-	err = eachMember(slices.DeleteFunc(slices.Clone(members), func(x *meshMember) bool { return !reachable(x) }), up)
+	var reachable, unreachable []*meshMember
+	for _, x := range members {
+		if x.endpoint.IsValid() {
+			reachable = append(reachable, x)
+		} else {
+			unreachable = append(unreachable, x)
+		}
+	}
+	err = eachMember(reachable, up)
 	if err == nil {
-		err = eachMember(slices.DeleteFunc(slices.Clone(members), reachable), up)
+		err = eachMember(unreachable, up)
 	}
 	if err != nil {
 		cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)

@@ -148,15 +148,16 @@ func (f *meshFake) WireguardKey(_ context.Context, name string, rotate bool) (wi
 	return f.key.PublicKey(), nil
 }
 
-func (f *meshFake) WireguardUp(_ context.Context, ifc wireguard.Interface) (wireguard.Key, error) {
+func (f *meshFake) WireguardUp(_ context.Context, ifc wireguard.Interface) (bool, error) {
 	f.log.add("up " + f.name)
 	f.log.mu.Lock()
 	defer f.log.mu.Unlock()
+	started := f.up == nil
 	if f.fail != nil {
-		return wireguard.Key{}, f.fail
+		return started, f.fail
 	}
 	f.up = &ifc
-	return f.key.PublicKey(), nil
+	return started, nil
 }
 
 func (f *meshFake) WireguardShow(_ context.Context, name string) (wireguard.Status, error) {

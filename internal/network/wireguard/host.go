@@ -29,23 +29,21 @@ type Interface struct {
 // Up makes this host's interface ifc.Name what ifc says, with the private key kept in
 // keyFile (created when there is none): spawn starts the device process (one that runs
 // Serve) when no device answers on its socket, and returns once it was started; Up then waits
-// for the socket. The configuration replaces the device's whole one; the address is set and
-// the link brought up only when they differ. It returns the public key.
-func Up(ctx context.Context, ifc Interface, keyFile string, spawn func(context.Context) error) (Key, error) {
+// for the socket. The device gets exactly ifc's peers (Set); the address is set and the link
+// brought up only when they differ. It reports whether it started the device, even when it
+// fails after that.
+func Up(ctx context.Context, ifc Interface, keyFile string, spawn func(context.Context) error) (started bool, err error) {
 	key, err := LoadOrCreateKey(keyFile)
 	if err != nil {
-		return Key{}, err
+		return false, err
 	}
-	if err := ensureDevice(ctx, ifc.Name, spawn); err != nil {
-		return Key{}, err
+	if started, err = ensureDevice(ctx, ifc.Name, spawn); err != nil {
+		return started, err
 	}
 	if err := Set(ctx, ifc.Name, Config{PrivateKey: key, ListenPort: ifc.ListenPort, Peers: ifc.Peers}); err != nil {
-		return Key{}, err
+		return started, err
 	}
-	if err := setAddress(ctx, ifc.Name, ifc.Address); err != nil {
-		return Key{}, err
-	}
-	return key.PublicKey(), nil
+	return started, setAddress(ctx, ifc.Name, ifc.Address)
 }
 
 // PublicKey is the public key of the private key in keyFile, created when there is none.
@@ -57,24 +55,25 @@ func PublicKey(keyFile string) (Key, error) {
 // deviceWait bounds the wait for a spawned device to answer on its socket.
 const deviceWait = 10 * time.Second
 
-// ensureDevice starts the device of name unless one answers on its socket.
-func ensureDevice(ctx context.Context, name string, spawn func(context.Context) error) error {
+// ensureDevice starts the device of name unless one answers on its socket, and reports
+// whether it did.
+func ensureDevice(ctx context.Context, name string, spawn func(context.Context) error) (bool, error) {
 	if answers(ctx, name) {
-		return nil
+		return false, nil
 	}
 	if err := spawn(ctx); err != nil {
-		return fmt.Errorf("wireguard %s: start the device: %w", name, err)
+		return false, fmt.Errorf("wireguard %s: start the device: %w", name, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, deviceWait)
 	defer cancel()
 	for !answers(ctx, name) {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wireguard %s: the device started does not answer on %s: %w", name, SocketPath(name), ctx.Err())
+			return true, fmt.Errorf("wireguard %s: the device started does not answer on %s: %w", name, SocketPath(name), ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return nil
+	return true, nil
 }
 
 // answers reports whether a device answers on the socket of name.
@@ -241,8 +240,9 @@ type Node interface {
 	// WireguardKey is the public key of interface name's private key, created when missing,
 	// or replaced by a new one with rotate. A device keeps the key it has until WireguardUp.
 	WireguardKey(ctx context.Context, name string, rotate bool) (Key, error)
-	// WireguardUp makes the interface what ifc says (Up) and returns its public key.
-	WireguardUp(ctx context.Context, ifc Interface) (Key, error)
+	// WireguardUp makes the interface what ifc says (Up) and reports whether it started its
+	// device, even when it fails after that.
+	WireguardUp(ctx context.Context, ifc Interface) (started bool, err error)
 	// WireguardShow reads the interface's device (Show).
 	WireguardShow(ctx context.Context, name string) (Status, error)
 	// WireguardDown removes the interface (Down).
@@ -274,7 +274,7 @@ func (l Local) WireguardKey(_ context.Context, name string, rotate bool) (Key, e
 }
 
 // WireguardUp brings interface ifc.Name up as ifc says (Up).
-func (l Local) WireguardUp(ctx context.Context, ifc Interface) (Key, error) {
+func (l Local) WireguardUp(ctx context.Context, ifc Interface) (bool, error) {
 	return Up(ctx, ifc, l.keyFile(ifc.Name), func(ctx context.Context) error { return l.Spawn(ctx, ifc.Name) })
 }
 
