@@ -36,6 +36,10 @@ const helperEnv = "HARNESS_WIREGUARD_HELPER"
 //	down NAME          wireguard.Down; prints whether there was an interface
 //	echo ADDR          listen on ADDR, print "listening", echo every connection
 //	send ADDR N        connect to ADDR, send N bytes and read them back; print the seconds it took
+//	sink ADDR          listen on ADDR, print "listening"; for every connection, read until EOF,
+//	                   then write back the number of bytes read
+//	bulk N             for every line ADDR read from stdin: connect to ADDR, write N bytes,
+//	                   close the write side, read the sink's count (it must be N); print "ok"
 func TestHelperWireguard(t *testing.T) {
 	mode := os.Getenv(helperEnv)
 	if mode == "" {
@@ -52,6 +56,8 @@ func TestHelperWireguard(t *testing.T) {
 	os.Exit(0)
 }
 
+// helper runs the mode of TestHelperWireguard that args name, until ctx ends for those that
+// serve.
 func helper(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "serve":
@@ -70,12 +76,12 @@ func helper(ctx context.Context, args []string) error {
 			}
 			return cmd.Process.Release()
 		}
-		pub, err := wireguard.Up(ctx, ifc, args[1], spawn)
-		if err != nil {
+		if _, err := wireguard.Up(ctx, ifc, args[1], spawn); err != nil {
 			return err
 		}
+		pub, err := wireguard.PublicKey(args[1])
 		fmt.Println(pub)
-		return nil
+		return err
 	case "down":
 		had, err := wireguard.Down(ctx, args[1])
 		fmt.Println(had)
@@ -114,12 +120,64 @@ func helper(ctx context.Context, args []string) error {
 		}
 		fmt.Println(time.Since(began).Seconds())
 		return nil
+	case "sink":
+		ln, err := net.Listen("tcp", args[1])
+		if err != nil {
+			return err
+		}
+		fmt.Println("listening")
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return err
+			}
+			go func() {
+				defer c.Close()
+				n, _ := io.Copy(io.Discard, c)
+				fmt.Fprintln(c, n)
+			}()
+		}
+	case "bulk":
+		var n int64
+		fmt.Sscan(args[1], &n)
+		in := bufio.NewScanner(os.Stdin)
+		for in.Scan() {
+			if err := bulk(ctx, in.Text(), n); err != nil {
+				return err
+			}
+			fmt.Println("ok")
+		}
+		return in.Err()
 	}
 	return fmt.Errorf("%s=%q: unknown mode", helperEnv, strings.Join(args, " "))
 }
 
+// bulk connects to the sink at addr, writes n bytes, closes its write side and checks the
+// count the sink writes back: one TCP bulk transfer, one way, until the last byte is read.
+func bulk(ctx context.Context, addr string, n int64) error {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := io.CopyN(c, zeros{}, n); err != nil {
+		return fmt.Errorf("send to %s: %w", addr, err)
+	}
+	if err := c.(*net.TCPConn).CloseWrite(); err != nil {
+		return err
+	}
+	var got int64
+	if _, err := fmt.Fscan(c, &got); err != nil || got != n {
+		return fmt.Errorf("sink %s read %d bytes (%v), want %d", addr, got, err, n)
+	}
+	return nil
+}
+
+// zeros reads as an endless run of zero bytes.
 type zeros struct{}
 
+// Read fills b with zeros.
 func (zeros) Read(b []byte) (int, error) {
 	clear(b)
 	return len(b), nil
@@ -144,7 +202,7 @@ type meshHost struct {
 }
 
 // run runs the helper in mode inside h and returns its output.
-func (h *meshHost) run(t *testing.T, mode string, env ...string) string {
+func (h *meshHost) run(t testing.TB, mode string, env ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
@@ -157,8 +215,39 @@ func (h *meshHost) run(t *testing.T, mode string, env ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// start starts the helper in mode inside h, killed when the test ends, and returns its stdin
+// and its stdout.
+func (h *meshHost) start(t testing.TB, mode string) (io.Writer, *bufio.Reader) {
+	t.Helper()
+	cmd := h.ns.Exec(context.Background(), os.Args[0], "-test.run=^TestHelperWireguard$")
+	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return stdin, bufio.NewReader(stdout)
+}
+
+// listen starts the helper in mode (echo or sink) inside h and returns once it listens.
+func (h *meshHost) listen(t testing.TB, mode string) {
+	t.Helper()
+	_, out := h.start(t, mode)
+	if line, _ := out.ReadString('\n'); line != "listening\n" {
+		t.Fatalf("%s in %s: %q", mode, h.ns.Name, line)
+	}
+}
+
 // up brings h's interface up with the other hosts as its peers.
-func (h *meshHost) up(t *testing.T, port int, others ...*meshHost) string {
+func (h *meshHost) up(t testing.TB, port int, others ...*meshHost) string {
 	t.Helper()
 	ifc := wireguard.Interface{Name: h.iface, ListenPort: port, Address: h.mesh}
 	for _, o := range others {
@@ -178,7 +267,7 @@ func (h *meshHost) up(t *testing.T, port int, others ...*meshHost) string {
 
 // twoHosts makes two namespaces joined by a veth pair, each with a key file and the name of
 // its interface to be; the interfaces are deleted when the test ends.
-func twoHosts(t *testing.T) (a, b *meshHost) {
+func twoHosts(t testing.TB) (a, b *meshHost) {
 	ip := testenv.Command(t, "ip")
 	a = &meshHost{ns: testenv.Netns(t, "wga"), addr: netip.MustParseAddr("10.213.0.1"), mesh: netip.MustParsePrefix("10.214.0.1/24")}
 	b = &meshHost{ns: testenv.Netns(t, "wgb"), addr: netip.MustParseAddr("10.213.0.2"), mesh: netip.MustParsePrefix("10.214.0.2/24")}
@@ -223,19 +312,7 @@ func TestUpShowDown(t *testing.T) {
 		}
 	}
 
-	echo := b.ns.Exec(t.Context(), os.Args[0], "-test.run=^TestHelperWireguard$")
-	echo.Env = append(os.Environ(), helperEnv+"=echo "+b.mesh.Addr().String()+":7000")
-	stdout, err := echo.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := echo.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { echo.Process.Kill(); echo.Wait() })
-	if line, _ := bufio.NewReader(stdout).ReadString('\n'); line != "listening\n" {
-		t.Fatalf("echo server: %q", line)
-	}
+	b.listen(t, "echo "+b.mesh.Addr().String()+":7000")
 	const n = 1 << 20
 	a.run(t, fmt.Sprintf("send %s:7000 %d", b.mesh.Addr(), n))
 
@@ -274,5 +351,42 @@ func TestUpShowDown(t *testing.T) {
 		if got := h.run(t, "down "+h.iface); got != "false" {
 			t.Errorf("down %s again: %q, want false", h.ns.Name, got)
 		}
+	}
+}
+
+// throughputBytes is what one transfer of BenchmarkThroughput carries.
+const throughputBytes = 256 << 20
+
+// BenchmarkThroughput measures TCP bulk transfers between two namespaces joined by a veth:
+// direct, between their veth addresses, and mesh, between their mesh addresses through the
+// two userspace devices (wireguard-go on TUN), both in the same run. An iteration is one
+// transfer of throughputBytes, one way: a client in the first namespace connects to a sink in
+// the second, writes them and closes its write side; the iteration ends when the sink has
+// read the last byte and said how many it read. MB/s is throughputBytes over that time. The
+// client, the sink and both devices share this machine's CPUs. No figure is asserted
+// (docs/PERFORMANCE.md, "One network").
+//
+//	go test -tags integration -run '^$' -bench BenchmarkThroughput -benchtime 3x -count 3 ./internal/network/wireguard/
+func BenchmarkThroughput(b *testing.B) {
+	from, to := twoHosts(b)
+	const port = 51820
+	from.up(b, port, to)
+	to.up(b, port, from)
+	const sinkPort = 7001
+	to.listen(b, fmt.Sprintf("sink :%d", sinkPort))
+	send, done := from.start(b, fmt.Sprintf("bulk %d", throughputBytes))
+	for _, x := range []struct {
+		name string
+		addr netip.Addr
+	}{{"direct", to.addr}, {"mesh", to.mesh.Addr()}} {
+		b.Run(x.name, func(b *testing.B) {
+			b.SetBytes(throughputBytes)
+			for b.Loop() {
+				fmt.Fprintln(send, netip.AddrPortFrom(x.addr, sinkPort))
+				if line, err := done.ReadString('\n'); line != "ok\n" {
+					b.Fatalf("bulk to %s: %q, %v", x.addr, line, err)
+				}
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 
 	"golang.zx2c4.com/wireguard/conn"
 	"golang.zx2c4.com/wireguard/device"
@@ -71,10 +72,18 @@ func Serve(ctx context.Context, name string, log *slog.Logger) error {
 	}
 }
 
-// deviceLogger sends wireguard-go's messages to log: at debug level, errors at warn.
+// deviceLogger sends wireguard-go's messages to log: at debug level, errors at warn, except
+// those about a TUN that is gone, which every deletion of the interface (Down) causes.
 func deviceLogger(log *slog.Logger) *device.Logger {
 	return &device.Logger{
 		Verbosef: func(format string, args ...any) { log.Debug(fmt.Sprintf(format, args...)) },
-		Errorf:   func(format string, args ...any) { log.Warn(fmt.Sprintf(format, args...)) },
+		Errorf: func(format string, args ...any) {
+			msg := fmt.Sprintf(format, args...)
+			if strings.Contains(msg, "no such device") {
+				log.Debug(msg)
+				return
+			}
+			log.Warn(msg)
+		},
 	}
 }
