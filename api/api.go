@@ -27,7 +27,7 @@ const (
 	PathNetwork  = "/v1/network" // POST NetworkRequest → NetworkResponse
 	// PathRotateKeys: POST NetworkRequest → RotateKeysResponse
 	PathRotateKeys = "/v1/network/rotate-keys"
-	PathDaemon   = "/v1/daemon"  // GET → Daemon
+	PathDaemon     = "/v1/daemon" // GET → Daemon
 	// PathEvents is the event stream: a WebSocket of Messages (see Message).
 	PathEvents = "/v1/events" // GET, upgraded to a WebSocket
 	// PathShutdown ends the daemon's supervision; services keep running. POST → Daemon.
