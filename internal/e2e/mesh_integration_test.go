@@ -167,7 +167,7 @@ func keyOf(t *testing.T, h *testenv.Host) (b64, hexKey string) {
 // added on b that reads the store brings b in: one more peer on a and c, whose devices and
 // sessions stay. rotate-keys gives every member a new key and the mesh carries on. Private
 // keys stay in their 0600 files (never in outputs, logs or state), and down removes every
-// interface.
+// interface. The same stack with the store on b instead makes no mesh and no interface.
 func TestMesh(t *testing.T) {
 	ms := newMeshStack(t, `
   store:
@@ -271,14 +271,15 @@ func TestMesh(t *testing.T) {
 	}
 	pidA, pidC := devicePID(t, a), devicePID(t, c)
 	_, rxA, _ := peerTransfer(t, a, c)
-	ms.write(ms.yaml + `  reader:
+	withReader := ms.yaml + `  reader:
     type: remote
     host: b
     binary: /root/testserver
     args: ["-fetch", "http://${store.addr}/", "-listen", ":18092"]
     ports: [18092]
     dependencies: [store]
-`)
+`
+	ms.write(withReader)
 	ms.must(0, "start")
 	b := ms.hosts["b"]
 	if got := interfaces(t, b, "wg"); strings.Join(got, ",") != "wg-harness" {
@@ -354,6 +355,21 @@ func TestMesh(t *testing.T) {
 			t.Errorf("%s after down: interfaces %v", name, got)
 		}
 	}
+
+	// The same stack without a wireguard node (the store on b, c unused): no mesh, no
+	// interface anywhere.
+	ms.write(strings.Replace(strings.Replace(withReader, "    host: c\n", "    host: b\n", 1),
+		"exec /root/testserver -listen $HARNESS_MESH_IP:18090", "exec /root/testserver -listen :18090", 1))
+	ms.must(0, "start")
+	if logs := ms.must(0, "logs", "app").stdout; strings.Count(logs, "hello from b") == 0 {
+		t.Errorf("app's log lacks the store's answer from b:\n%s", logs)
+	}
+	for name, h := range ms.hosts {
+		if got := interfaces(t, h, ""); strings.Join(got, ",") != "lo,eth0" {
+			t.Errorf("%s without a wireguard node in use: interfaces %v, want lo and eth0 only", name, got)
+		}
+	}
+	ms.must(0, "down")
 }
 
 // A local process that reads a service on a wireguard node: the controller's host joins the
