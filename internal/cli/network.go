@@ -176,12 +176,7 @@ func writeNetwork(w io.Writer, p palette, resp api.NetworkResponse, now time.Tim
 func addressesText(ifs []api.Interface) string {
 	var parts []string
 	for _, i := range ifs {
-		var addrs []string
-		for _, a := range i.Addrs {
-			if p, err := netip.ParsePrefix(a); err != nil || !p.Addr().IsLinkLocalUnicast() {
-				addrs = append(addrs, a)
-			}
-		}
+		addrs := notLinkLocal(i.Addrs)
 		if i.Up && !i.Loopback && len(addrs) > 0 {
 			parts = append(parts, i.Name+" "+strings.Join(addrs, " "))
 		}
@@ -211,7 +206,7 @@ func writeMeshes(w io.Writer, p palette, nodes []api.NetworkNode, now time.Time)
 				if m.Network != nw {
 					continue
 				}
-				fmt.Fprintf(w, "  %s  %s %s  port %d\n", n.Name, m.Interface, strings.Join(m.Addrs, " "), m.ListenPort)
+				fmt.Fprintf(w, "  %s  %s %s  port %d\n", n.Name, m.Interface, strings.Join(notLinkLocal(m.Addrs), " "), m.ListenPort)
 				if m.Error != "" {
 					fmt.Fprintf(w, "    %s\n", p.paint(red, m.Error))
 				}
@@ -243,4 +238,15 @@ func byteSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// notLinkLocal are the addresses (CIDR) that are not link-local.
+func notLinkLocal(addrs []string) []string {
+	var out []string
+	for _, a := range addrs {
+		if p, err := netip.ParsePrefix(a); err != nil || !p.Addr().IsLinkLocalUnicast() {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -21,7 +21,7 @@ func TestWriteNetwork(t *testing.T) {
 				{Name: "eth1", Addrs: []string{"10.9.0.5/24"}},
 			}},
 			{Name: "a", Network: "lan", Type: "lan", Host: "10.1.0.2", Reachable: true, HostLocal: true, Interfaces: []api.Interface{{Name: "eth0", Up: true, Addrs: []string{"10.1.0.2/24"}}},
-				Mesh: []api.MeshInterface{{Network: "mesh", Interface: "wg-harness", Addrs: []string{"10.42.0.1/24"}, PublicKey: "AKEY=", ListenPort: 51820, Peers: []api.MeshPeer{
+				Mesh: []api.MeshInterface{{Network: "mesh", Interface: "wg-harness", Addrs: []string{"10.42.0.1/24", "fe80::1/64"}, PublicKey: "AKEY=", ListenPort: 51820, Peers: []api.MeshPeer{
 					{Node: "w", PublicKey: "WKEY=", Endpoint: "192.0.2.7:51820", LastHandshake: now.Add(-3 * time.Second), RxBytes: 1234567, TxBytes: 840},
 					{PublicKey: "XKEY=", AllowedIPs: []string{"10.42.0.9/32"}},
 				}}}},

@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 )
@@ -18,6 +19,8 @@ type Place struct {
 	Container bool
 	// Mesh: its node is on a wireguard network, so other nodes reach it over the mesh.
 	Mesh bool
+	// MeshAddr is its node's address on the mesh; zero when the node is no member of one.
+	MeshAddr netip.Addr
 }
 
 // Callee is a service instance to be reached, with what each path to it needs.
@@ -35,8 +38,6 @@ type Callee struct {
 	// NodeAddr is the address its node is reached at directly (a LAN node's host); empty
 	// for the controller's host, which nodes reach at no known address.
 	NodeAddr string
-	// MeshAddr is its node's address on the mesh; zero when it has none.
-	MeshAddr netip.Addr
 }
 
 // Via names the path an Address takes.
@@ -57,14 +58,12 @@ type Address struct {
 	Via  Via
 }
 
-// String is HOST:PORT (an IPv6 host in brackets).
-func (a Address) String() string { return netJoin(a.Host, a.Port) }
-
-func netJoin(host string, port int) string {
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Is6() {
-		return "[" + host + "]:" + strconv.Itoa(port)
+// String is HOST:PORT (an IPv6 host in brackets), HOST alone when it has no port.
+func (a Address) String() string {
+	if a.Port == 0 {
+		return a.Host
 	}
-	return host + ":" + strconv.Itoa(port)
+	return net.JoinHostPort(a.Host, strconv.Itoa(a.Port))
 }
 
 // ErrNoAddress is a callee that the caller has no address for (yet).
@@ -77,7 +76,8 @@ var ErrNoAddress = errors.New("no address")
 //     and container port (when known), else on loopback at its published port; from a
 //     container, another container of the same remote node at the node's address and
 //     published port (the bridge address of a remote engine is not known ahead);
-//   - another host, when either side is on a mesh: the callee node's mesh address;
+//   - another host, when either side is on a wireguard network: the callee node's mesh
+//     address, when both nodes are members of the mesh;
 //   - another host on a LAN: the callee node's address and port (a container's published
 //     one);
 //   - the controller's host, from a node: no address yet (ErrNoAddress), unless on the mesh.
@@ -91,7 +91,10 @@ func Resolve(from Place, to Callee) (Address, error) {
 	}
 	if from.Mesh || to.Mesh {
 		if !to.MeshAddr.IsValid() {
-			return Address{}, fmt.Errorf("%s: node %s has no mesh address yet: %w", to.Name, to.Node, ErrNoAddress)
+			return Address{}, fmt.Errorf("%s runs on node %s, which is no member of the mesh (yet): %w", to.Name, to.Node, ErrNoAddress)
+		}
+		if !from.MeshAddr.IsValid() {
+			return Address{}, fmt.Errorf("%s is on the mesh, of which node %s is no member (none of its services reaches a service across it): %w", to.Name, from.Node, ErrNoAddress)
 		}
 		return Address{Host: to.MeshAddr.String(), Port: port, Via: ViaMesh}, nil
 	}

@@ -351,13 +351,13 @@ func (o *Orchestrator) AddressFrom(node, service string) (network.Address, error
 	if err != nil {
 		return network.Address{}, err
 	}
-	return network.Resolve(network.Place{Node: node, Mesh: o.onMesh(node)}, to)
+	return network.Resolve(network.Place{Node: node, Mesh: o.onMesh(node), MeshAddr: o.meshAddr(node)}, to)
 }
 
 // place is where svc runs.
 func (o *Orchestrator) place(svc *config.Service) network.Place {
 	node := o.view().stack.NodeName(svc)
-	return network.Place{Node: node, Container: svc.IsContainer(), Mesh: o.onMesh(node)}
+	return network.Place{Node: node, Container: svc.IsContainer(), Mesh: o.onMesh(node), MeshAddr: o.meshAddr(node)}
 }
 
 // onMesh reports whether node is on a wireguard network.
@@ -381,7 +381,6 @@ func (o *Orchestrator) callee(svc *config.Service) (network.Callee, error) {
 			c.BridgePort = svc.Ports[0].Target
 		}
 	}
-	c.MeshAddr = o.meshAddr(c.Node)
 	if c.Node != network.Local {
 		c.NodeAddr = o.view().stack.Node(svc.Host).Host
 		return c, nil
