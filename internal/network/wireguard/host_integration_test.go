@@ -87,21 +87,7 @@ func helper(ctx context.Context, args []string) error {
 		fmt.Println(had)
 		return err
 	case "echo":
-		ln, err := net.Listen("tcp", args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Println("listening")
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
+		return serveTCP(args[1], func(c net.Conn) { io.Copy(c, c) })
 	case "send":
 		var n int
 		fmt.Sscan(args[2], &n)
@@ -121,22 +107,10 @@ func helper(ctx context.Context, args []string) error {
 		fmt.Println(time.Since(began).Seconds())
 		return nil
 	case "sink":
-		ln, err := net.Listen("tcp", args[1])
-		if err != nil {
-			return err
-		}
-		fmt.Println("listening")
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return err
-			}
-			go func() {
-				defer c.Close()
-				n, _ := io.Copy(io.Discard, c)
-				fmt.Fprintln(c, n)
-			}()
-		}
+		return serveTCP(args[1], func(c net.Conn) {
+			n, _ := io.Copy(io.Discard, c)
+			fmt.Fprintln(c, n)
+		})
 	case "bulk":
 		var n int64
 		fmt.Sscan(args[1], &n)
@@ -175,6 +149,26 @@ func bulk(ctx context.Context, addr string, n int64) error {
 }
 
 // zeros reads as an endless run of zero bytes.
+// serveTCP listens on addr, prints "listening", and handles every connection with handle,
+// which the connection is closed after.
+func serveTCP(addr string, handle func(net.Conn)) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	fmt.Println("listening")
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		go func() {
+			defer c.Close()
+			handle(c)
+		}()
+	}
+}
+
 type zeros struct{}
 
 // Read fills b with zeros.
