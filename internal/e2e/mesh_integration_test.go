@@ -160,6 +160,18 @@ func keyOf(t *testing.T, h *testenv.Host) (b64, hexKey string) {
 	return strings.TrimSpace(string(key)), hex.EncodeToString(raw)
 }
 
+// storeOnC is the services file's store: a testserver on node c that listens on c's mesh
+// address only, port 18090, with an HTTP check.
+const storeOnC = `
+  store:
+    type: remote
+    host: c
+    binary: sh
+    args: ["-c", "exec /root/testserver -listen $HARNESS_MESH_IP:18090"]
+    ports: [18090]
+    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s}
+`
+
 // A service on c that listens only on its mesh address, and one on a that reaches it at
 // ${store.addr}: start builds the mesh between a and c only (b's service talks to nobody),
 // a's service reaches c's through WireGuard (the router forwards nothing else between the
@@ -169,15 +181,7 @@ func keyOf(t *testing.T, h *testenv.Host) (b64, hexKey string) {
 // keys stay in their 0600 files (never in outputs, logs or state), and down removes every
 // interface. The same stack with the store on b instead makes no mesh and no interface.
 func TestMesh(t *testing.T) {
-	ms := newMeshStack(t, `
-  store:
-    type: remote
-    host: c
-    binary: sh
-    args: ["-c", "exec /root/testserver -listen $HARNESS_MESH_IP:18090"]
-    ports: [18090]
-    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s}
-  app:
+	ms := newMeshStack(t, storeOnC+`  app:
     type: remote
     host: a
     binary: /root/testserver
@@ -395,14 +399,7 @@ networks:
     nodes:
       - {name: c, host: %s, ssh_user: root, ssh_key: %s}
 services:
-  store:
-    type: remote
-    host: c
-    binary: sh
-    args: ["-c", "exec /root/testserver -listen $HARNESS_MESH_IP:18090"]
-    ports: [18090]
-    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s}
-  front:
+`+storeOnC+`  front:
     type: process
     binary: %s
     args: ["-fetch", "http://${store.addr}/", "-listen", "127.0.0.1:18093"]
