@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/graph-network-harness/harness/config"
+	"github.com/graph-network-harness/harness/internal/agent"
+	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/internal/node"
 	"github.com/graph-network-harness/harness/internal/orchestrator"
 	"github.com/graph-network-harness/harness/internal/registry"
@@ -32,7 +34,9 @@ type Options struct {
 	Targets map[string]target.Target
 	// AgentBinary is the harness binary (cmd/harness) that remote nodes run as their agent,
 	// installed over SSH on first use: the embedding program is not one. Required only by
-	// stacks with remote services.
+	// stacks with remote services, and by stacks whose local services talk to services on a
+	// wireguard node (this host then joins the mesh with a device run by this binary; its key
+	// is in DataDir/wireguard).
 	AgentBinary string
 	Logger      *slog.Logger
 }
@@ -89,9 +93,13 @@ func New(ctx context.Context, opts Options) (*Manager, error) {
 			return nil, errors.New("harness: Options.AgentBinary is not set: the harness binary that remote nodes run as their agent")
 		}
 	}
+	var mesh wireguard.Node
+	if opts.AgentBinary != "" {
+		mesh = agent.LocalMesh(opts.AgentBinary, opts.DataDir)
+	}
 	orch, err := orchestrator.New(orchestrator.Options{
 		Stack: stack, Registry: reg, Targets: targets, Environ: environ, Nodes: nodes,
-		LogDir: filepath.Join(opts.DataDir, "logs"), Logger: opts.Logger,
+		LogDir: filepath.Join(opts.DataDir, "logs"), Logger: opts.Logger, Mesh: mesh,
 	})
 	if err != nil {
 		remotes.Close()

@@ -79,14 +79,20 @@ func (s *server) wireguardRoutes(mux *http.ServeMux) {
 	})
 }
 
-// SpawnDevice starts "EXECUTABLE agent wireguard NAME", the device process of interface
-// name, in its own session, its output appended to DIR/wireguard-NAME.log: it outlives the
-// process that started it, which reaps it if it ends first.
-func SpawnDevice(dir, name string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+// LocalMesh is this host as a mesh member for a controller (the daemon, an embedding
+// Manager): its keys in DIR/wireguard, its devices run by exe (a harness binary), their
+// output in DIR/wireguard-NAME.log.
+func LocalMesh(exe, dir string) wireguard.Local {
+	return wireguard.Local{
+		KeyDir: filepath.Join(dir, "wireguard"),
+		Spawn:  func(_ context.Context, name string) error { return SpawnDevice(exe, dir, name) },
 	}
+}
+
+// SpawnDevice starts "EXE agent wireguard NAME" (exe: a harness binary), the device process
+// of interface name, in its own session, its output appended to DIR/wireguard-NAME.log: it
+// outlives the process that started it, which reaps it if it ends first.
+func SpawnDevice(exe, dir, name string) error {
 	log, err := os.OpenFile(filepath.Join(dir, "wireguard-"+filepath.Base(name)+".log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -103,4 +109,10 @@ func SpawnDevice(dir, name string) error {
 	return nil
 }
 
-func (s *server) spawnDevice(_ context.Context, name string) error { return SpawnDevice(s.dir, name) }
+func (s *server) spawnDevice(_ context.Context, name string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return SpawnDevice(exe, s.dir, name)
+}

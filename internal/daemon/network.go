@@ -4,7 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"path/filepath"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -161,12 +161,13 @@ func (d *daemon) RotateKeys(ctx context.Context, req api.NetworkRequest) (api.Ro
 }
 
 // localMesh is the controller's host as a mesh member: its keys in DATA/wireguard, its
-// devices started from this executable, their output in DATA/wireguard-NAME.log.
+// devices run by this executable, their output in DATA/wireguard-NAME.log.
 func (d *daemon) localMesh() wireguard.Node {
-	return wireguard.Local{
-		KeyDir: filepath.Join(d.opts.DataDir, "wireguard"),
-		Spawn:  func(_ context.Context, name string) error { return agent.SpawnDevice(d.opts.DataDir, name) },
+	exe, err := os.Executable()
+	if err != nil {
+		exe = os.Args[0] // the device's start says what is wrong with it
 	}
+	return agent.LocalMesh(exe, d.opts.DataDir)
 }
 
 // readMeshes reads, on every node that has the interface of one of the stack's wireguard
