@@ -185,16 +185,16 @@ func readMeshes(ctx context.Context, stack *config.Stack, local wireguard.Node, 
 		}
 		for _, nw := range stack.Networks {
 			j := slices.IndexFunc(n.Interfaces, func(x api.Interface) bool { return x.Name == nw.Interface })
-			if nw.Type != config.NetworkWireGuard || j < 0 {
-				continue
+			if nw.Type == config.NetworkWireGuard && j >= 0 {
+				n.Mesh = append(n.Mesh, api.MeshInterface{Network: nw.Name, Interface: nw.Interface, Addrs: n.Interfaces[j].Addrs, Peers: []api.MeshPeer{}})
 			}
-			m := api.MeshInterface{Network: nw.Name, Interface: nw.Interface, Addrs: n.Interfaces[j].Addrs, Peers: []api.MeshPeer{}}
-			n.Mesh = append(n.Mesh, m)
-			mi := &n.Mesh[len(n.Mesh)-1]
+		}
+		for j := range n.Mesh {
+			mi := &n.Mesh[j] // n.Mesh grows no more
 			wg.Go(func() {
 				ctx, cancel := context.WithTimeout(ctx, hostCheckTimeout)
 				defer cancel()
-				st, err := dev.WireguardShow(ctx, nw.Interface)
+				st, err := dev.WireguardShow(ctx, mi.Interface)
 				if err != nil {
 					mi.Error = err.Error()
 					return
