@@ -62,6 +62,9 @@ func TestAdoptByLabel(t *testing.T) {
 			if diff := cmp.Diff(first, h); diff != "" {
 				t.Fatalf("Start by a second Target (-want +got):\n%s", diff)
 			}
+			// Printed, through the second Target (which stores what the first never did),
+			// before the stop: a container stopped before it prints has nothing to lose.
+			waitLine(t, ctx, tg, h, targettest.Ready)
 			if err := tg.Stop(ctx, h, time10s); err != nil {
 				t.Fatal(err)
 			}

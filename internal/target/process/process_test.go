@@ -238,6 +238,11 @@ func TestAdoptedWaitReportsUnknownStatus(t *testing.T) {
 	h := start(t, ctx, tg, helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm}))
 	waitReady(t, ctx, tg, h)
 	fresh := newTarget(t, stateDir)
+	// Adopted before it ends (Signal adopts, as Wait does): a Wait that began only after the
+	// exit would rightly find nothing.
+	if err := fresh.Signal(ctx, h, "SIGCONT"); err != nil {
+		t.Fatal(err)
+	}
 	waited := make(chan target.Exit, 1)
 	go func() {
 		e, err := fresh.Wait(ctx, h)
