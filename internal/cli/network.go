@@ -17,7 +17,7 @@ import (
 func (a *app) networkCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "network",
-		Short: "The network view: nodes, their addresses, links, and service addresses",
+		Short: "The network view (nodes, addresses, links, meshes, service addresses) and mesh keys",
 		Args:  groupArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
