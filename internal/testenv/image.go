@@ -61,7 +61,9 @@ func goBuild(t testing.TB, verb, name, pkg string, flags []string) string {
 // DockerImage builds the image tag FROM scratch on the engine at host (as Docker returns it)
 // through the Engine API: files maps a path in the image to a file of this host (its mode is
 // kept), entrypoint is the image's ENTRYPOINT (nil: none, and no CMD either). The image is
-// removed when t ends. The legacy builder builds it: nothing is pulled.
+// removed when t ends. The legacy builder builds it: nothing is pulled; and without its cache,
+// whose intermediate images one test's cleanup would remove under another's build of the same
+// files.
 func DockerImage(t testing.TB, host, tag string, files map[string]string, entrypoint []string) {
 	t.Helper()
 	api, err := client.New(client.WithHost(host))
@@ -80,6 +82,7 @@ func DockerImage(t testing.TB, host, tag string, files map[string]string, entryp
 		Remove:      true,
 		ForceRemove: true,
 		Version:     build.BuilderV1,
+		NoCache:     true,
 		Labels:      map[string]string{"harness.test": t.Name()},
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -70,8 +71,14 @@ func (t *Target) createNetwork(ctx context.Context, n target.Network) (string, e
 		opts := client.NetworkCreateOptions{Driver: "bridge", Labels: labels,
 			IPAM: &network.IPAM{Config: []network.IPAMConfig{{Subnet: subnet}}}}
 		created, err := t.api.NetworkCreate(ctx, n.Name, opts)
-		// Another network may take the free subnet in between: choose again.
+		// Another client's network may take the free subnet in between, and be listed only
+		// once its creation ends: wait a little, choose again.
 		if err != nil && !n.Subnet.IsValid() && attempt < 8 {
+			select {
+			case <-ctx.Done():
+				return "", ctx.Err()
+			case <-time.After(time.Duration(attempt+1) * 25 * time.Millisecond):
+			}
 			continue
 		}
 		if err != nil {
