@@ -169,7 +169,8 @@ const storeOnC = `
     binary: sh
     args: ["-c", "exec /root/testserver -listen $HARNESS_MESH_IP:18090"]
     ports: [18090]
-    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s}
+    health_check: {http: "http://127.0.0.1:18090/health", interval: 1s, retries: 2}
+    restart: {policy: always, backoff: {initial: 100ms}}
 `
 
 // A service on c that listens only on its mesh address, and one on a that reaches it at
@@ -177,7 +178,8 @@ const storeOnC = `
 // a's service reaches c's through WireGuard (the router forwards nothing else between the
 // LANs; handshake and counters grow on both ends, and network show reports them). A service
 // added on b that reads the store brings b in: one more peer on a and c, whose devices and
-// sessions stay. rotate-keys gives every member a new key and the mesh carries on. Private
+// sessions stay. rotate-keys gives every member a new key and the mesh carries on. c losing
+// its interface is repaired by the store's restart. Private
 // keys stay in their 0600 files (never in outputs, logs or state), and down removes every
 // interface. The same stack with the store on b instead makes no mesh and no interface.
 func TestMesh(t *testing.T) {
@@ -320,6 +322,26 @@ func TestMesh(t *testing.T) {
 	if hs, _, _ := peerTransfer(t, a, c); hs < rotated.Unix() {
 		t.Errorf("a's last handshake with c at %d, before the rotation at %d", hs, rotated.Unix())
 	}
+
+	// c loses its interface (as in a reboot): the store turns unhealthy, and its restart
+	// brings c's interface back first, with its address; the app reaches the store again.
+	restarts := ms.status()["store"].Restarts
+	hostOutput(t, c, "ip", "link", "delete", "wg-harness")
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := ms.status()["store"]
+		if st.Restarts > restarts && st.State == "running" && st.Health == "healthy" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("store after c lost its interface: %+v; want restarted and healthy", st)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if got := interfaces(t, c, "wg"); strings.Join(got, ",") != "wg-harness" {
+		t.Errorf("c after the repair: interfaces %v, want wg-harness", got)
+	}
+	ms.must(0, "exec", "app", "--", "sh", "-c", "exec /root/testserver -fetch http://$STORE_ADDR/ -version")
 
 	// Private keys: 0600 on their node (keyOf), nowhere else.
 	outputs := map[string]string{

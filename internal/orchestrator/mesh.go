@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -106,12 +107,39 @@ type meshMember struct {
 // yet would be lost, and the next one comes only 5 s later. An interface that a failed
 // bring-up created is removed again.
 func (o *Orchestrator) ensureMeshes(ctx context.Context) error {
+	o.meshMu.Lock()
+	defer o.meshMu.Unlock()
 	for _, m := range Meshes(o.view().stack) {
 		if _, err := o.ensureMesh(ctx, m, false); err != nil {
 			return fmt.Errorf("mesh %s: %w", m.Network.Name, err)
 		}
 	}
 	return nil
+}
+
+// repairMeshes brings up again, before a restart of a service on node, each mesh of node
+// whose interface its node lost (a reboot, a deleted interface): the service may need the
+// mesh address to listen, and its peers to reach it. A mesh that cannot be repaired is
+// logged; the restart goes on.
+func (o *Orchestrator) repairMeshes(ctx context.Context, node string) {
+	o.meshMu.Lock()
+	defer o.meshMu.Unlock()
+	for _, m := range Meshes(o.view().stack) {
+		if !slices.Contains(m.Members, node) {
+			continue
+		}
+		dev, err := o.meshNode(node)
+		if err != nil {
+			continue
+		}
+		if st, err := dev.WireguardShow(ctx, m.Network.Interface); err == nil && st.PublicKey != (wireguard.Key{}) {
+			continue
+		}
+		o.log.Warn("mesh: a member lost its interface; bringing the mesh up again", "network", m.Network.Name, "node", node)
+		if _, err := o.ensureMesh(ctx, m, false); err != nil {
+			o.log.Warn("mesh: repair failed", "network", m.Network.Name, "node", node, "err", err)
+		}
+	}
 }
 
 // ensureMesh brings m up (see ensureMeshes); with rotate, every member gets a new key first.
@@ -235,6 +263,8 @@ type MeshKeys struct {
 // one new handshake; nothing is restarted. A mesh that is down only gets its new keys, for
 // its next bring-up.
 func (o *Orchestrator) RotateMeshKeys(ctx context.Context) ([]MeshKeys, error) {
+	o.meshMu.Lock()
+	defer o.meshMu.Unlock()
 	var out []MeshKeys
 	for _, m := range Meshes(o.view().stack) {
 		mk := MeshKeys{Network: m.Network.Name, Members: m.Members}
@@ -352,6 +382,8 @@ func (o *Orchestrator) meshAddr(node string) netip.Addr {
 // downMeshes removes the stack's mesh interfaces from every node of its meshes and from the
 // nodes on its wireguard networks. Keys and addresses stay, for the next bring-up.
 func (o *Orchestrator) downMeshes(ctx context.Context) error {
+	o.meshMu.Lock()
+	defer o.meshMu.Unlock()
 	st := o.view().stack
 	var errs []error
 	for _, n := range st.Networks {

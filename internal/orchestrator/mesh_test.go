@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.zx2c4.com/wireguard/wgctrl/wgtypes"
@@ -183,7 +184,7 @@ func (f *meshFake) WireguardDown(_ context.Context, name string) (bool, error) {
 // controller's host. b's service talks to nobody.
 const meshServices = `
   s1: {type: remote, host: w1, binary: s1, ports: [7001]}
-  s2: {type: remote, host: w2, binary: s2, ports: [7002], dependencies: [s1], args: ["${s1.addr}"]}
+  s2: {type: remote, host: w2, binary: s2, ports: [7002], dependencies: [s1], args: ["${s1.addr}"], restart: {policy: always, backoff: {initial: 10ms}}}
   x: {type: remote, host: a, binary: x, args: ["${s1.addr}"]}
   y: {type: remote, host: b, binary: y}
   l: {type: process, binary: l, args: ["${s2.addr}"], dependencies: [s2]}
@@ -332,5 +333,51 @@ func TestMeshBringUpFails(t *testing.T) {
 	slices.Sort(downs)
 	if diff := cmp.Diff([]string{"down a", "down w1", "down w2"}, downs); diff != "" {
 		t.Errorf("interfaces removed (-want +got):\n%s", diff)
+	}
+}
+
+// A member that lost its interface (a reboot, a deleted interface) gets it back before a
+// service of its restarts, with the address it had; the others keep theirs.
+func TestMeshRepairedOnRestart(t *testing.T) {
+	e, hosts, log := newMeshEnv(t, nil)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	addr := hosts["w2"].up.Address
+	log.mu.Lock()
+	hosts["w2"].up = nil // w2 rebooted
+	log.calls = nil
+	log.mu.Unlock()
+	var s2 target.Handle
+	for _, r := range e.o.Status() {
+		if r.Key.Service == "s2" {
+			s2 = r.Handle
+		}
+	}
+	if err := hosts["w2"].Fake.Exit(s2, target.Exit{Code: 1}); err != nil {
+		t.Fatal(err)
+	}
+	starts := func() int {
+		n := 0
+		for _, c := range hosts["w2"].Calls() {
+			if c.Method == "Start" && c.Service == "s2" {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(10 * time.Second); starts() < 2 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if starts() < 2 {
+		t.Fatal("s2 was not restarted")
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if up := hosts["w2"].up; up == nil || up.Address != addr {
+		t.Fatalf("w2's interface after s2's restart: %+v; want it back with %s", up, addr)
+	}
+	if !slices.Contains(log.calls, "up local") || !slices.Contains(log.calls, "up a") {
+		t.Errorf("calls %v: want the whole mesh brought up again", log.calls)
 	}
 }

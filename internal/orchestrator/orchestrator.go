@@ -91,6 +91,7 @@ type Orchestrator struct {
 	obs     Observer      // never nil
 	ipam    *network.IPAM // the addresses of containers and mesh members, kept in the registry
 	mesh    wireguard.Node
+	meshMu  sync.Mutex // serializes bring-ups, repairs and rotations of the meshes
 	bridge  bridgeMu
 	cur     atomic.Pointer[view]
 

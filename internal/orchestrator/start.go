@@ -202,6 +202,9 @@ func (o *Orchestrator) launch(ctx context.Context, inst *instance, restarts int)
 		o.fail(inst, err)
 		return err
 	}
+	if restarts > 0 {
+		o.repairMeshes(ctx, o.view().stack.NodeName(svc))
+	}
 	spec, err := o.spec(ctx, tgt, svc)
 	if err == nil && svc.Type == config.TypePackage {
 		spec, err = o.packageSpec(ctx, inst, spec)
