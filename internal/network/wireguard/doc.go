@@ -5,7 +5,7 @@
 //   - Serve is the device process ("harness agent wireguard NAME"): a TUN named NAME, a
 //     device on it and its UAPI socket SocketPath(NAME), until the interface is deleted.
 //   - Up, Show, Down and Set are what a node does to its interface, through that socket and
-//     ip(8); Local is this host as a Node (the agent's answers, and the controller's own).
+//     rtnetlink; Local is this host as a Node (the agent's answers, and the controller's own).
 //   - Start and Device run a device in this process (on any tun.Device: netstack in tests).
 //
 // Invariants:

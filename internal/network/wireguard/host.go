@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -43,7 +42,7 @@ func Up(ctx context.Context, ifc Interface, keyFile string, spawn func(context.C
 	if err := Set(ctx, ifc.Name, Config{PrivateKey: key, ListenPort: ifc.ListenPort, Peers: ifc.Peers}); err != nil {
 		return started, err
 	}
-	return started, setAddress(ctx, ifc.Name, ifc.Address)
+	return started, setAddress(ifc.Name, ifc.Address)
 }
 
 // PublicKey is the public key of the private key in keyFile, created when there is none.
@@ -153,13 +152,14 @@ func uapi(ctx context.Context, name, request string) (string, error) {
 // Down deletes interface name, which ends its device process, and waits until its socket is
 // gone. An interface that does not exist is not an error: it reports false.
 func Down(ctx context.Context, name string) (bool, error) {
-	if _, err := net.InterfaceByName(name); err != nil {
+	ifc, err := net.InterfaceByName(name)
+	if err != nil {
 		// No interface: a device process left without one has nothing to serve.
 		_ = os.Remove(SocketPath(name))
 		return false, nil
 	}
-	if err := ip(ctx, "link", "delete", "dev", name); err != nil {
-		return false, err
+	if err := linkDelete(ifc.Index); err != nil {
+		return false, fmt.Errorf("wireguard %s: delete the interface: %w", name, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, deviceWait)
 	defer cancel()
@@ -174,7 +174,7 @@ func Down(ctx context.Context, name string) (bool, error) {
 }
 
 // setAddress gives interface name the address a (and no other global one), and brings it up.
-func setAddress(ctx context.Context, name string, a netip.Prefix) error {
+func setAddress(name string, a netip.Prefix) error {
 	ifc, err := net.InterfaceByName(name)
 	if err != nil {
 		return fmt.Errorf("wireguard %s: %w", name, err)
@@ -194,45 +194,21 @@ func setAddress(ctx context.Context, name string, a netip.Prefix) error {
 		}
 	}
 	if !slices.Equal(have, []netip.Prefix{a}) {
-		if len(have) > 0 {
-			if err := ip(ctx, "address", "flush", "dev", name, "scope", "global"); err != nil {
-				return err
+		for _, p := range have {
+			if err := addrDelete(ifc.Index, p); err != nil {
+				return fmt.Errorf("wireguard %s: remove address %s: %w", name, p, err)
 			}
 		}
-		if err := ip(ctx, "address", "add", a.String(), "dev", name); err != nil {
-			return err
+		if err := addrAdd(ifc.Index, a); err != nil {
+			return fmt.Errorf("wireguard %s: add address %s: %w", name, a, err)
 		}
 	}
 	if ifc.Flags&net.FlagUp == 0 {
-		return ip(ctx, "link", "set", "dev", name, "up")
-	}
-	return nil
-}
-
-// ip runs ip(8) (iproute2) with args.
-func ip(ctx context.Context, args ...string) error {
-	path, err := ipCommand()
-	if err != nil {
-		return err
-	}
-	out, err := exec.CommandContext(ctx, path, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
-	}
-	return nil
-}
-
-// ipCommand finds ip(8): on PATH, else in the sbin directories a non-login PATH lacks.
-func ipCommand() (string, error) {
-	if p, err := exec.LookPath("ip"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
+		if err := linkUp(ifc.Index); err != nil {
+			return fmt.Errorf("wireguard %s: set the link up: %w", name, err)
 		}
 	}
-	return "", errors.New("the mesh needs ip(8) on the host: install iproute2")
+	return nil
 }
 
 // Node is a host whose mesh interfaces harness manages: a node through its agent.

@@ -332,6 +332,17 @@ func TestUpShowDown(t *testing.T) {
 		t.Errorf("after a second up: %+v, %v; want the same device with its counters", after, err)
 	}
 
+	// A new address replaces the old one, and the interface stays up.
+	a.mesh = netip.MustParsePrefix("10.214.0.11/24")
+	a.up(t, port, b)
+	out, err := a.ns.Exec(t.Context(), "ip", "-o", "address", "show", "dev", a.iface, "scope", "global").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), " 10.214.0.11/24 ") || strings.Contains(string(out), "10.214.0.1/") {
+		t.Errorf("addresses after an up with another one: %v\n%s; want 10.214.0.11/24 only", err, out)
+	}
+	if out, _ := a.ns.Exec(t.Context(), "ip", "-o", "link", "show", "dev", a.iface).CombinedOutput(); !strings.Contains(string(out), ",UP") {
+		t.Errorf("link after an up with another address: %s; want up", out)
+	}
+
 	for _, h := range []*meshHost{a, b} {
 		if got := h.run(t, "down "+h.iface); got != "true" {
 			t.Errorf("down %s: %q, want true", h.ns.Name, got)
