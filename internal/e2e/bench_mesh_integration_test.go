@@ -3,7 +3,6 @@
 package e2e_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/graph-network-harness/harness/api"
 	"github.com/graph-network-harness/harness/internal/testenv"
 )
 
@@ -164,26 +162,13 @@ func meshTook(rb *remoteBench) time.Duration {
 // s0's address in subnet (the mesh's; any address when subnet is zero).
 func checkMeshBench(rb *remoteBench, subnet netip.Prefix) {
 	rb.t.Helper()
-	r, err := rb.run("status", "-o", "json")
-	if err != nil || r.code != 0 {
-		rb.t.Fatalf("harness status -o json: %v %s", err, r)
-	}
-	var status api.Status
-	if err := json.Unmarshal([]byte(r.stdout), &status); err != nil {
-		rb.t.Fatalf("status -o json: %v\n%s", err, r)
-	}
-	running := map[string]string{} // service → node
-	for _, svc := range status.Services {
-		if svc.State == "running" {
-			running[svc.Name] = svc.Node
-		}
-	}
+	st := rb.status()
 	for i, h := range rb.hosts {
-		if node := running[fmt.Sprintf("s%d", i)]; node != h.Name {
-			rb.t.Fatalf("s%d does not run on %s:\n%s", i, h.Name, r.stdout)
+		if svc := st[fmt.Sprintf("s%d", i)]; svc.State != "running" || svc.Node != h.Name {
+			rb.t.Fatalf("s%d: %+v; want running on %s", i, svc, h.Name)
 		}
 	}
-	r, err = rb.run("exec", "s1", "--", "sh", "-c", "echo $PEER")
+	r, err := rb.run("exec", "s1", "--", "sh", "-c", "echo $PEER")
 	if err != nil || r.code != 0 {
 		rb.t.Fatalf("harness exec s1: %v %s", err, r)
 	}

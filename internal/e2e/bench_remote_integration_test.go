@@ -318,9 +318,8 @@ func (rb *remoteBench) checkRunning() []int {
 	return rb.checkServices("s")
 }
 
-// checkServices fails the benchmark unless every service PREFIXi runs, healthy, on host hi,
-// and returns their PIDs, PREFIX0's first.
-func (rb *remoteBench) checkServices(prefix string) []int {
+// status is `harness status -o json`, by service name.
+func (rb *remoteBench) status() map[string]api.ServiceStatus {
 	rb.t.Helper()
 	r, err := rb.run("status", "-o", "json")
 	if err != nil || r.code != 0 {
@@ -331,10 +330,18 @@ func (rb *remoteBench) checkServices(prefix string) []int {
 		rb.t.Fatalf("status -o json: %v\n%s", err, r)
 	}
 	st := map[string]api.ServiceStatus{}
-	var pids []int
 	for _, svc := range status.Services {
 		st[svc.Name] = svc
 	}
+	return st
+}
+
+// checkServices fails the benchmark unless every service PREFIXi runs, healthy, on host hi,
+// and returns their PIDs, PREFIX0's first.
+func (rb *remoteBench) checkServices(prefix string) []int {
+	rb.t.Helper()
+	st := rb.status()
+	var pids []int
 	for i, h := range rb.hosts {
 		svc := st[fmt.Sprintf("%s%d", prefix, i)]
 		if svc.State != "running" || svc.Health != "healthy" || svc.Node != h.Name || !slices.Contains(h.Pids(rb.t), svc.PID) {
