@@ -28,6 +28,9 @@ type Mesh struct {
 // a wireguard network, both hosts are members of that network's mesh. A wireguard network
 // whose services talk only among themselves on one host, or a stack without one, needs none.
 func Meshes(st *config.Stack) []Mesh {
+	if !slices.ContainsFunc(st.Networks, func(n *config.Network) bool { return n.Type == config.NetworkWireGuard }) {
+		return nil // every start and restart asks: most stacks have no mesh to look for
+	}
 	members := map[string]map[string]bool{} // network → nodes
 	add := func(from, to string) {
 		if from == to {
