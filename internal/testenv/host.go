@@ -149,32 +149,48 @@ func (l *LAN) Host(t testing.TB, name string) *Host {
 }
 
 // link connects the host's namespace to the bridge with a veth pair: eth0 with Addr inside,
-// Link on the bridge outside.
+// Link on the bridge outside; lo is up, and the default route goes through the gateway.
 func (h *Host) link(t testing.TB) error {
 	ip, ns := h.lan.tools.ip, h.NS.Name
-	// The reaper of a killed test needs the names before anything exists.
-	if err := os.WriteFile(filepath.Join(h.Dir, "netns"), []byte(ns+"\n"), 0o644); err != nil {
+	if err := plug(t, h.lan, ns, h.Dir, h.Link, "eth0", h.Addr); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(h.Dir, "link"), []byte(h.Link+"\n"), 0o644); err != nil {
+	for _, argv := range [][]string{
+		{ip, "-n", ns, "link", "set", "lo", "up"},
+		{ip, "-n", ns, "route", "add", "default", "via", h.lan.Gateway.String()},
+	} {
+		if err := runCmd(argv...); err != nil {
+			return fmt.Errorf("configure link: %w", err)
+		}
+	}
+	return nil
+}
+
+// plug connects the namespace ns to lan's bridge with a veth pair, up: inside with addr in
+// the namespace, link on the bridge. dir gets the names that the reaper of a killed test
+// reads (netns, link), before anything exists. The pair is deleted when t ends.
+func plug(t testing.TB, lan *LAN, ns, dir, link, inside string, addr netip.Addr) error {
+	ip := lan.tools.ip
+	if err := os.WriteFile(filepath.Join(dir, "netns"), []byte(ns+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := runCmd(ip, "link", "add", h.Link, "type", "veth", "peer", "name", "eth0", "netns", ns); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "link"), []byte(link+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := runCmd(ip, "link", "add", link, "type", "veth", "peer", "name", inside, "netns", ns); err != nil {
 		return fmt.Errorf("create link: %w", err)
 	}
 	// Deleting one end deletes the pair; the namespace's cleanup would too, but asynchronously.
 	t.Cleanup(func() {
-		if err := runCmd(ip, "link", "delete", h.Link); err != nil {
-			t.Errorf("cleanup host %s: %v", h.Name, err)
+		if err := runCmd(ip, "link", "delete", link); err != nil {
+			t.Errorf("cleanup link %s: %v", link, err)
 		}
 	})
-	prefix := netip.PrefixFrom(h.Addr, h.lan.Subnet.Bits()).String()
+	prefix := netip.PrefixFrom(addr, lan.Subnet.Bits()).String()
 	for _, argv := range [][]string{
-		{ip, "link", "set", h.Link, "master", h.lan.Name, "up"},
-		{ip, "-n", ns, "link", "set", "lo", "up"},
-		{ip, "-n", ns, "addr", "add", prefix, "dev", "eth0"},
-		{ip, "-n", ns, "link", "set", "eth0", "up"},
-		{ip, "-n", ns, "route", "add", "default", "via", h.lan.Gateway.String()},
+		{ip, "link", "set", link, "master", lan.Name, "up"},
+		{ip, "-n", ns, "addr", "add", prefix, "dev", inside},
+		{ip, "-n", ns, "link", "set", inside, "up"},
 	} {
 		if err := runCmd(argv...); err != nil {
 			return fmt.Errorf("configure link: %w", err)

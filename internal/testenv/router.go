@@ -108,10 +108,10 @@ func (r *Router) create(t testing.TB, to *Host, port uint16, from []*Host) error
 	if err := runCmd(r.ip, "-n", r.NS.Name, "link", "set", "lo", "up"); err != nil {
 		return fmt.Errorf("configure lo: %w", err)
 	}
-	if err := r.leg(t, to.lan, toDir, routerToLink, r.ToAddr); err != nil {
+	if err := plug(t, to.lan, r.NS.Name, toDir, fmt.Sprintf("hv%08x", rand.Uint32()), routerToLink, r.ToAddr); err != nil {
 		return err
 	}
-	if err := r.leg(t, fromLAN, fromDir, routerFromLink, r.FromAddr); err != nil {
+	if err := plug(t, fromLAN, r.NS.Name, fromDir, fmt.Sprintf("hv%08x", rand.Uint32()), routerFromLink, r.FromAddr); err != nil {
 		return err
 	}
 
@@ -141,37 +141,6 @@ func (r *Router) create(t testing.TB, to *Host, port uint16, from []*Host) error
 		}
 	}
 	return r.route(t, to, fromLAN.Subnet, r.ToAddr)
-}
-
-// leg connects the router's namespace to lan's bridge with a veth pair, name with addr inside,
-// hvRANDOM on the bridge outside; dir gets the names that the reaper of a killed test reads.
-func (r *Router) leg(t testing.TB, lan *LAN, dir, name string, addr netip.Addr) error {
-	link := fmt.Sprintf("hv%08x", rand.Uint32())
-	if err := os.WriteFile(filepath.Join(dir, "netns"), []byte(r.NS.Name+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "link"), []byte(link+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := runCmd(r.ip, "link", "add", link, "type", "veth", "peer", "name", name, "netns", r.NS.Name); err != nil {
-		return fmt.Errorf("create link: %w", err)
-	}
-	t.Cleanup(func() {
-		if err := runCmd(r.ip, "link", "delete", link); err != nil {
-			t.Errorf("cleanup router: %v", err)
-		}
-	})
-	prefix := netip.PrefixFrom(addr, lan.Subnet.Bits()).String()
-	for _, argv := range [][]string{
-		{r.ip, "link", "set", link, "master", lan.Name, "up"},
-		{r.ip, "-n", r.NS.Name, "addr", "add", prefix, "dev", name},
-		{r.ip, "-n", r.NS.Name, "link", "set", name, "up"},
-	} {
-		if err := runCmd(argv...); err != nil {
-			return fmt.Errorf("configure link: %w", err)
-		}
-	}
-	return nil
 }
 
 // route makes h send its traffic to subnet through the router's address gw on h's LAN.
