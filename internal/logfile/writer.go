@@ -174,49 +174,99 @@ func (w *Writer) removeExtra() error {
 	return nil
 }
 
-// initialBuf is the size Drain's buffer starts at.
-const initialBuf = 8 << 10
+// firstBuf is the size a Drainer's buffer starts at, allocated at its first read: at the
+// end of a quiet stream (one read, of nothing) that is all it costs. initialBuf is the size
+// it grows to as soon as a read fills it.
+const (
+	firstBuf   = 512
+	initialBuf = 8 << 10
+)
 
 // Drain reads r until EOF and stores each line it reads under stream ("stdout" or
-// "stderr"). Text longer than 64 KiB without a newline is stored as several lines,
-// cut at a UTF-8 character boundary where there is one; a final line without a
-// newline is stored as it is. Drain returns nil at EOF, or the first read or write
-// error; after a write error it stops reading, so a caller that must never leave a
-// pipe undrained keeps reading r itself (io.Copy(io.Discard, r)).
-//
-// One read of r costs one write to the file: every line of the read shares one
-// stamp, taken when the lines are written. Drain for stdout and for stderr may run
-// at the same time on one Writer; their lines never interleave within a line.
+// "stderr"), as a Drainer does. It returns nil at EOF, the first error storing lines
+// (after which it reads r to its end all the same, dropping what it reads), or the first
+// read error.
 func (w *Writer) Drain(stream string, r io.Reader) error {
-	if err := checkStream(stream); err != nil {
-		return fmt.Errorf("drain: %w", err)
+	d, err := w.Drainer(stream)
+	if err != nil {
+		return err
 	}
-	// The buffer starts small, so that a thousand quiet services cost little memory, and
-	// doubles while a line does not fit, up to the longest line plus one read.
-	buf := make([]byte, initialBuf)
-	b := batch{stream: stream}
-	n := 0 // bytes of buf not yet stored: the start of a line
+	rerr, serr := d.Drain(r)
+	if serr != nil {
+		return serr
+	}
+	if rerr != nil {
+		return fmt.Errorf("drain %s: %w", stream, rerr)
+	}
+	return nil
+}
+
+// A Drainer stores the lines of one output stream that is read in pieces, as a
+// non-blocking pipe is: each Drain reads until its reader fails, and a line cut
+// between two Drains is stored whole. Text longer than 64 KiB without a newline is
+// stored as several lines, cut at a UTF-8 character boundary where there is one; at
+// EOF a final line without a newline is stored as it is.
+//
+// One read costs one write to the file: every line of the read shares one stamp, taken
+// when the lines are written. The Drainers of stdout and of stderr may run at the same
+// time on one Writer; their lines never interleave within a line. One Drainer is for
+// one goroutine at a time.
+type Drainer struct {
+	w      *Writer
+	b      batch
+	buf    []byte
+	n      int   // bytes of buf not yet stored: the start of a line
+	filled bool  // the last read filled buf
+	err    error // the first error storing lines: what is read after it is dropped
+}
+
+// Drainer returns a Drainer for stream, "stdout" or "stderr". Its buffer is made at its
+// first read, so that a thousand quiet services cost little memory, and doubles while a
+// line does not fit, up to the longest line plus one read.
+func (w *Writer) Drainer(stream string) (*Drainer, error) {
+	if err := checkStream(stream); err != nil {
+		return nil, fmt.Errorf("drain: %w", err)
+	}
+	return &Drainer{w: w, b: batch{stream: stream}}, nil
+}
+
+// Drain reads r until it fails, storing every line as it goes. It returns the error of r,
+// nil at EOF (the rest is stored then as a last line); any other error leaves what was
+// read of an unfinished line for the next Drain, so that a reader that would block
+// (EAGAIN) is drained again once it is readable. storeErr is the first error storing lines,
+// from this Drain or an earlier one: from then on, what is read is dropped, so that the
+// writer of the stream never blocks.
+func (d *Drainer) Drain(r io.Reader) (readErr, storeErr error) {
 	for {
-		if n == len(buf) {
-			grown := make([]byte, min(2*len(buf), maxText+readSize))
-			copy(grown, buf[:n])
-			buf = grown
+		switch {
+		case d.buf == nil:
+			d.buf = make([]byte, firstBuf)
+		case d.n == len(d.buf) || d.filled && len(d.buf) < initialBuf:
+			grown := make([]byte, max(initialBuf, min(2*len(d.buf), maxText+readSize)))
+			copy(grown, d.buf[:d.n])
+			d.buf = grown
 		}
-		m, rerr := r.Read(buf[n:])
-		n += m
-		b.reset()
-		used := b.split(buf[:n], rerr != nil)
-		if len(b.ends) > 0 {
-			if err := w.write(&b); err != nil {
-				return fmt.Errorf("drain %s: %w", stream, err)
+		m, rerr := r.Read(d.buf[d.n:])
+		d.filled = d.n+m == len(d.buf)
+		d.n += m
+		end := rerr == io.EOF
+		if d.err != nil {
+			d.n = 0
+		} else {
+			d.b.reset()
+			used := d.b.split(d.buf[:d.n], end)
+			if len(d.b.ends) > 0 {
+				if err := d.w.write(&d.b); err != nil {
+					d.err = fmt.Errorf("drain %s: %w", d.b.stream, err)
+				}
 			}
+			d.n = copy(d.buf, d.buf[used:d.n])
 		}
-		n = copy(buf, buf[used:n])
-		if rerr == io.EOF {
-			return nil
+		if end {
+			return nil, d.err
 		}
 		if rerr != nil {
-			return fmt.Errorf("drain %s: %w", stream, rerr)
+			return rerr, d.err
 		}
 	}
 }

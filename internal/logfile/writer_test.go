@@ -533,3 +533,83 @@ func TestDrainPipeDoesNotBlockWriter(t *testing.T) {
 		t.Errorf("20 MB did not rotate: %v", names)
 	}
 }
+
+// blocking delivers its chunks (one in several Reads when it does not fit), and before
+// each chunk fails once with errBlock, as a non-blocking pipe that is empty for a moment does; then EOF.
+type blocking struct {
+	chunks  []string
+	blocked bool
+}
+
+var errBlock = fmt.Errorf("would block")
+
+func (b *blocking) Read(p []byte) (int, error) {
+	if len(b.chunks) == 0 {
+		return 0, io.EOF
+	}
+	if !b.blocked {
+		b.blocked = true
+		return 0, errBlock
+	}
+	n := copy(p, b.chunks[0])
+	b.chunks[0] = b.chunks[0][n:]
+	if b.chunks[0] == "" {
+		b.chunks, b.blocked = b.chunks[1:], false
+	}
+	return n, nil
+}
+
+// TestDrainerResumes: a line cut by a read that would block is stored whole by the next
+// Drain, a line longer than the first buffer too, and the last line at EOF.
+func TestDrainerResumes(t *testing.T) {
+	w, path := open(t, logfile.Options{})
+	d, err := w.Drainer("stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("x", 3000)
+	r := &blocking{chunks: []string{"one\ntw", "o\nthr", "ee\n" + long[:100], long[100:] + "\n", "last"}}
+	drains := 0
+	for {
+		drains++
+		rerr, serr := d.Drain(r)
+		if serr != nil {
+			t.Fatal(serr)
+		}
+		if rerr == nil {
+			break
+		}
+		if rerr != errBlock {
+			t.Fatalf("Drain: %v, want %v", rerr, errBlock)
+		}
+	}
+	want := []string{"stderr one", "stderr two", "stderr three", "stderr " + long, "stderr last"}
+	if diff := cmp.Diff(want, readAll(t, path, logfile.ReadOptions{})); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(6, drains); diff != "" {
+		t.Errorf("Drain calls (-want +got):\n%s", diff)
+	}
+}
+
+// TestDrainerKeepsReadingAfterStoreError: once the log cannot be written, a Drainer
+// reports it and reads on to the end, dropping what it reads, so that the writer of the
+// stream never blocks.
+func TestDrainerKeepsReadingAfterStoreError(t *testing.T) {
+	w, _ := open(t, logfile.Options{})
+	d, err := w.Drainer("stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReader(strings.Repeat("a line\n", 10000))
+	rerr, serr := d.Drain(r)
+	if rerr != nil || serr == nil {
+		t.Fatalf("Drain = %v, %v; want nil, an error storing", rerr, serr)
+	}
+	if diff := cmp.Diff(0, r.Len()); diff != "" {
+		t.Errorf("bytes left unread (-want +got):\n%s", diff)
+	}
+}

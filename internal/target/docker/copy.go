@@ -83,10 +83,10 @@ func (t *Target) copyStream(ctx context.Context, c *logCopy, since time.Time) er
 	drained := make(chan struct{}, 2)
 	drain := func(name string, r *io.PipeReader) {
 		defer func() { drained <- struct{}{} }()
+		// Drain reads to the end even when it cannot store (the demultiplexer must never
+		// block on a pipe), and says so then.
 		if err := c.w.Drain(name, r); err != nil {
 			t.log.Warn("docker: store output", "container", c.id, "stream", name, "err", err)
-			// Keep reading: the demultiplexer must never block on a pipe.
-			_, _ = io.Copy(io.Discard, r)
 		}
 	}
 	go drain("stdout", outR)

@@ -2,7 +2,7 @@
 //
 // Start execs Spec.Argv directly, never through a shell, in a process group of its own
 // (Setpgid), with exactly Spec.Env, in Spec.Dir, as Spec.User (root only). Its stdout and
-// stderr are pipes that goroutines drain into a logfile.Writer on Spec.LogPath, which creates
+// stderr are pipes drained into a logfile.Writer on Spec.LogPath, which creates
 // the file at the first line (a quiet service costs no file), with a note of harness's own
 // for an exit that Stop did not cause ("exited with status N", "killed by SIGSEGV"). No
 // parent-death signal is set: instances outlive the supervisor, and a new Target adopts them
@@ -28,11 +28,13 @@
 //
 // Start forks and execs with syscall.ForkExec, not os/exec: the descriptors are handed to
 // the child as they are (os/exec would make the read ends blocking), and a start costs less.
-// Each own child has one reaper goroutine: it waits for the exit on a pidfd through the
-// runtime poller (a parked goroutine, no thread, no polling), reaps the child with wait4,
-// and fans the real exit status out to every Wait caller and to
-// Inspect. An adopted process, which is not our child, is watched through a pidfd the same
-// way, and its exit is reported as Code -1: only a parent learns the status.
+// A Target watches every instance with one epoll set of its own (poll.go), waited on by one
+// goroutine: the pidfd of the leader, and the read end of each output pipe. A quiet
+// service costs no goroutine at all. When a pipe turns readable, a goroutine drains it until
+// it is empty and arms it again; when a pidfd turns readable, a goroutine reaps the child
+// with wait4 and fans the real exit status out to every Wait caller and to Inspect. An
+// adopted process, which is not our child, is watched through a pidfd the same way, and its
+// exit is reported as Code -1: only a parent learns the status.
 //
 // # The stop sequence
 //
@@ -75,9 +77,11 @@
 // # Concurrency
 //
 // Every method may be called from any goroutine, for any handles, at the same time. Every
-// goroutine has an owner that waits for it: per own child, a reaper (ends when the child is
-// reaped and its output drained) and two drains (end at EOF of their pipe: when the child
-// and every descendant holding the pipe have exited — Stop kills the whole group, so the
-// pipes close); per adopted process, a watcher (ends at its exit). Close ends them all and
-// waits. The reader of Logs owns its feeding goroutine; Close on it ends it.
+// goroutine has an owner that waits for it: the poller's (ends at Close), and the ones it
+// starts: a drain of a pipe that turned readable (ends when the pipe is empty), the reaper
+// of an own child (ends when the child is reaped and its output drained: when the child and
+// every descendant holding the pipes have exited — Stop kills the whole group, so the pipes
+// close), the watcher of an adopted process (ends at its exit, or after its output). Close
+// ends them all and waits. The reader of Logs owns its feeding goroutine; Close on it ends
+// it.
 package process

@@ -3,7 +3,6 @@ package process
 import (
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -38,26 +37,26 @@ type keptEnd struct {
 	ino uint64
 }
 
-// outputPipe makes the pipe of one output stream: the read end, non-blocking in the runtime
-// poller, for this process to drain (and, the same descriptor, for the child to keep: it
-// never reads it, so its mode does not matter), and the write end, blocking as a program
-// expects its output to be, for the child only. Both are close-on-exec here.
-func outputPipe(stream string) (r *os.File, w int, keep keptEnd, err error) {
+// outputPipe makes the pipe of one output stream: the read end, non-blocking, for this
+// process to drain (and, the same descriptor, for the child to keep: it never reads it, so
+// its mode does not matter), and the write end, blocking as a program expects its output to
+// be, for the child only. Both are close-on-exec here.
+func outputPipe() (r, w int, keep keptEnd, err error) {
 	var p [2]int
-	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
-		return nil, 0, keptEnd{}, fmt.Errorf("output pipe: %w", err)
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return -1, -1, keptEnd{}, fmt.Errorf("output pipe: %w", err)
 	}
 	var st unix.Stat_t
 	err = unix.Fstat(p[0], &st)
 	if err == nil {
-		err = unix.SetNonblock(p[0], true)
+		_, err = unix.FcntlInt(uintptr(p[1]), unix.F_SETFL, 0) // the write end blocks
 	}
 	if err != nil {
 		unix.Close(p[0])
 		unix.Close(p[1])
-		return nil, 0, keptEnd{}, fmt.Errorf("output pipe: %w", err)
+		return -1, -1, keptEnd{}, fmt.Errorf("output pipe: %w", err)
 	}
-	return os.NewFile(uintptr(p[0]), stream), p[1], keptEnd{fd: p[0], ino: st.Ino}, nil
+	return p[0], p[1], keptEnd{fd: p[0], ino: st.Ino}, nil
 }
 
 // wait4 reaps the child pid, which has exited, and returns how it ended.
@@ -72,24 +71,20 @@ func wait4(pid int) (syscall.WaitStatus, error) {
 }
 
 // reclaim takes the kept read ends of an adopted instance back from its process, and opens
-// its log, for drains to start (see drainAll). A read end the process closed, or whose
+// its log, for the poller to drain them (see watch). A read end the process closed, or whose
 // descriptor now holds something else, is left alone: that stream has no reader until the
 // process ends.
 func (t *Target) reclaim(inst *instance, kept []keptFD) {
 	if len(kept) == 0 || inst.logPath == "" {
 		return
 	}
-	rc, err := inst.pidfd.SyscallConn()
-	if err != nil {
-		return
-	}
-	var pipes []*os.File
+	var fds []int
+	var names []string
 	for _, k := range kept {
-		var fd int
-		var gerr error
-		if err := rc.Control(func(p uintptr) { fd, gerr = unix.PidfdGetfd(int(p), k.FD, 0) }); err != nil || gerr != nil {
-			if !errors.Is(gerr, unix.EBADF) {
-				t.log.Warn("process: take back an output pipe", "handle", inst.handle, "fd", k.FD, "err", errors.Join(err, gerr))
+		fd, err := unix.PidfdGetfd(inst.pidfd, k.FD, 0)
+		if err != nil {
+			if !errors.Is(err, unix.EBADF) {
+				t.log.Warn("process: take back an output pipe", "handle", inst.handle, "fd", k.FD, "err", err)
 			}
 			continue
 		}
@@ -98,28 +93,37 @@ func (t *Target) reclaim(inst *instance, kept []keptFD) {
 			unix.Close(fd)
 			continue
 		}
-		pipes = append(pipes, os.NewFile(uintptr(fd), k.Stream))
+		fds, names = append(fds, fd), append(names, k.Stream)
 	}
-	if len(pipes) == 0 {
+	if len(fds) == 0 {
 		return
 	}
 	log, err := logfile.Open(inst.logPath, t.opts.LogOptions)
 	if err != nil {
 		t.log.Warn("process: open the log of an adopted instance", "handle", inst.handle, "err", err)
-		for _, p := range pipes {
-			p.Close()
+		for _, fd := range fds {
+			unix.Close(fd)
 		}
 		return
 	}
-	inst.log, inst.pipes = log, pipes
+	inst.log = log
+	for i, fd := range fds {
+		d, err := log.Drainer(names[i])
+		if err != nil { // a journal that names no stream this Target writes
+			t.log.Warn("process: take back an output pipe", "handle", inst.handle, "err", err)
+			unix.Close(fd)
+			continue
+		}
+		inst.streams = append(inst.streams, &stream{name: names[i], fd: fd, d: d})
+	}
 }
 
-// drainAll starts a drain per pipe of inst, and closes its log once they all returned. The
-// caller holds t.mu, and has counted nothing in t.wg for them.
-func (t *Target) drainAll(inst *instance) {
-	inst.drains.Store(int32(len(inst.pipes)))
-	t.wg.Add(len(inst.pipes))
-	for _, p := range inst.pipes {
-		go t.drain(inst, p.Name(), p)
+// closeStreams closes the read ends of inst's streams, which were never watched.
+func (inst *instance) closeStreams() {
+	for _, st := range inst.streams {
+		if st.fd >= 0 {
+			unix.Close(st.fd)
+			st.fd = -1
+		}
 	}
 }

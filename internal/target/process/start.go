@@ -71,6 +71,7 @@ func (t *Target) start(ctx context.Context, spec target.Spec) (target.Handle, er
 		env:        env,
 		dir:        spec.Dir,
 		cred:       cred,
+		pidfd:      -1,
 		drained:    make(chan struct{}),
 		exited:     make(chan struct{}),
 		done:       make(chan struct{}),
@@ -83,7 +84,7 @@ func (t *Target) start(ctx context.Context, spec target.Spec) (target.Handle, er
 	return inst.handle, nil
 }
 
-// spawn starts the process of inst, and the goroutines that own it. When it fails, it leaves
+// spawn starts the process of inst, and has the poller watch it. When it fails, it leaves
 // nothing behind: no process, no open file.
 func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 	var (
@@ -95,11 +96,9 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 			unix.Close(fd)
 		}
 		if err != nil {
-			for _, f := range inst.pipes {
-				f.Close()
-			}
-			if inst.pidfd != nil {
-				inst.pidfd.Close()
+			inst.closeStreams()
+			if inst.pidfd >= 0 {
+				unix.Close(inst.pidfd)
 			}
 			if inst.log != nil {
 				inst.log.Close()
@@ -118,16 +117,22 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 			return err
 		}
 		var keep []uintptr
-		for i, stream := range []string{"stdout", "stderr"} {
-			r, w, k, err := outputPipe(stream)
+		for i, name := range []string{"stdout", "stderr"} {
+			r, w, k, err := outputPipe()
 			if err != nil {
 				return err
 			}
-			inst.pipes = append(inst.pipes, r)
+			d, err := inst.log.Drainer(name)
+			if err != nil {
+				unix.Close(r)
+				unix.Close(w)
+				return err
+			}
+			inst.streams = append(inst.streams, &stream{name: name, fd: r, d: d})
 			closeAfter = append(closeAfter, w)
 			files[1+i] = uintptr(w)
 			keep = append(keep, uintptr(k.fd))
-			kept = append(kept, keptFD{FD: keepFirstFD + i, Stream: stream, Ino: k.ino})
+			kept = append(kept, keptFD{FD: keepFirstFD + i, Stream: name, Ino: k.ino})
 		}
 		files = append(files, keep...)
 	} else {
@@ -176,14 +181,11 @@ func (t *Target) spawn(inst *instance, spec target.Spec) (err error) {
 	if t.closed {
 		return errClosed
 	}
+	if err := t.watch(inst); err != nil {
+		return err
+	}
 	t.instances[inst.handle.ID] = inst
 	t.watched[inst] = struct{}{}
-	t.wg.Add(1 + len(inst.pipes))
-	inst.drains.Store(int32(len(inst.pipes)))
-	for i, stream := range []string{"stdout", "stderr"}[:len(inst.pipes)] {
-		go t.drain(inst, stream, inst.pipes[i])
-	}
-	go t.reap(inst)
 	return nil
 }
 

@@ -137,7 +137,7 @@ func (t *Target) signal(inst *instance, sig syscall.Signal) error {
 	case errors.Is(err, unix.ESRCH):
 		if !exited {
 			// The leader left its group (setsid): it still gets the signal.
-			return pidfdSignal(inst.pidfd, sig)
+			return inst.pidfdSignal(sig)
 		}
 		return nil
 	case err != nil:

@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/target"
@@ -47,7 +48,8 @@ type Target struct {
 
 	mu        sync.Mutex
 	instances map[string]*instance   // by handle ID: started here, or adopted by Wait, Stop, Signal
-	watched   map[*instance]struct{} // instances with goroutines running, for Close
+	watched   map[*instance]struct{} // instances whose exit is not handled yet, for Close
+	poll      *poller                // made at the first watch, see watch
 	closed    bool
 	wg        sync.WaitGroup // every goroutine of the Target
 }
@@ -99,14 +101,18 @@ type instance struct {
 	dir     string
 	cred    *syscall.Credential
 	log     *logfile.Writer // nil when the output is discarded
-	pipes   []*os.File      // read ends of stdout and stderr
-	drains  atomic.Int32    // drains still running
-	drained chan struct{}   // closed when the last drain returned
+	streams []*stream       // stdout and stderr
+	drains  atomic.Int32    // streams not ended yet
+	drained chan struct{}   // closed when the last stream ended
 	// stopping is set by Stop: the exit it causes is not noted in the log.
 	stopping atomic.Bool
 
-	// pidfd is watched for the exit of the leader; the watcher closes it, or Close does.
-	pidfd *os.File
+	// pidfd is watched by the poller (token pidTok) for the exit of the leader; whoever
+	// claims the end (claimed) closes it: the reaper, or Close. -1 once closed.
+	fdMu    sync.Mutex
+	pidfd   int
+	pidTok  uint64
+	claimed atomic.Bool
 
 	// exited is closed once the leader has exited and exit is set.
 	exited chan struct{}
@@ -216,12 +222,12 @@ func (t *Target) adopt(h target.Handle, pid int, ticks uint64) (*instance, error
 	// The pidfd refers to whichever process had the PID when it was opened: make sure
 	// that it is still the instance.
 	if err := verify(pid, ticks); err != nil {
-		pidfd.Close()
+		unix.Close(pidfd)
 		return nil, err
 	}
 	boot, err := t.bootTime()
 	if err != nil {
-		pidfd.Close()
+		unix.Close(pidfd)
 		return nil, fmt.Errorf("read boot time: %w", err)
 	}
 	inst := &instance{
@@ -241,29 +247,27 @@ func (t *Target) adopt(h target.Handle, pid int, ticks uint64) (*instance, error
 		}
 		t.reclaim(inst, r.Kept)
 	}
+	if len(inst.streams) > 0 {
+		inst.drained = make(chan struct{})
+	}
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	known := t.instances[h.ID]
-	if t.closed || known != nil {
-		t.mu.Unlock()
-		pidfd.Close()
-		for _, p := range inst.pipes {
-			p.Close()
-		}
+	err = errClosed
+	if !t.closed && known == nil {
+		err = t.watch(inst)
+	}
+	if t.closed || known != nil || err != nil {
+		unix.Close(pidfd)
+		inst.closeStreams()
 		inst.closeLog(t)
 		if known != nil {
 			return known, nil
 		}
-		return nil, errClosed
+		return nil, err
 	}
 	t.instances[h.ID] = inst
 	t.watched[inst] = struct{}{}
-	t.wg.Add(1)
-	if len(inst.pipes) > 0 {
-		inst.drained = make(chan struct{})
-		t.drainAll(inst)
-	}
-	t.mu.Unlock()
-	go t.watchAdopted(inst)
 	return inst, nil
 }
 
@@ -288,15 +292,22 @@ func (t *Target) Close() error {
 	}
 	t.closed = true
 	close(t.quit)
+	if t.poll != nil {
+		t.poll.stop()
+	}
 	for inst := range t.watched {
-		// Closing a file that a goroutine waits on wakes it with an error.
-		inst.pidfd.Close()
-		for _, p := range inst.pipes {
-			p.Close()
+		t.endStreams(inst) // a reaper that runs waits for them
+		if inst.claim() {  // no reaper runs, and none will
+			inst.closePidfd(t.poll)
+			inst.closeLog(t)
+			delete(t.watched, inst)
 		}
 	}
 	t.mu.Unlock()
 	t.wg.Wait()
+	if t.poll != nil {
+		t.poll.close()
+	}
 	if t.journal != nil {
 		return t.journal.close()
 	}

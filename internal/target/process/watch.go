@@ -3,14 +3,14 @@ package process
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/graph-network-harness/harness/internal/logfile"
 	"github.com/graph-network-harness/harness/target"
 )
 
@@ -19,77 +19,57 @@ import (
 // that keeps the pipes open (a grandchild) holds them longer, and must not hold Wait.
 const drainDelay = 2 * time.Second
 
-// openPidfd opens a pidfd for pid in non-blocking mode, so that the runtime poller watches it:
-// waiting for an exit parks a goroutine, not a thread.
-func openPidfd(pid int) (*os.File, error) {
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+// openPidfd opens a pidfd for pid, close-on-exec as pidfd_open makes every pidfd, for the
+// Target's poller to watch.
+func openPidfd(pid int) (int, error) {
+	fd, err := unix.PidfdOpen(pid, 0)
 	if err != nil {
-		return nil, os.NewSyscallError("pidfd_open", err)
+		return -1, os.NewSyscallError("pidfd_open", err)
 	}
-	return os.NewFile(uintptr(fd), "pidfd "+strconv.Itoa(pid)), nil
+	return fd, nil
 }
 
-// awaitExit blocks until the process of pidfd has exited (the pidfd turns readable), or
-// pidfd is closed (an error).
-func awaitExit(pidfd *os.File) error {
-	rc, err := pidfd.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var perr error
-	err = rc.Read(func(fd uintptr) bool {
-		for {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			n, err := unix.Poll(fds, 0)
-			if errors.Is(err, unix.EINTR) {
-				continue
-			}
-			if err != nil {
-				perr = os.NewSyscallError("poll", err)
-				return true
-			}
-			return n > 0 // false: park until the poller reports the pidfd readable
-		}
-	})
-	if err != nil {
-		return err
-	}
-	return perr
-}
-
-// pidfdSignal sends sig to the process of pidfd alone; a process that has exited, or a
-// closed pidfd, is no error.
-func pidfdSignal(pidfd *os.File, sig syscall.Signal) error {
-	rc, err := pidfd.SyscallConn()
-	if err != nil {
+// pidfdSignal sends sig to the leader of inst alone; a leader whose exit was seen (its pidfd
+// is closed) is no error, nor one that has just exited.
+func (inst *instance) pidfdSignal(sig syscall.Signal) error {
+	inst.fdMu.Lock()
+	defer inst.fdMu.Unlock()
+	if inst.pidfd < 0 {
 		return nil
 	}
-	var serr error
-	if err := rc.Control(func(fd uintptr) {
-		serr = unix.PidfdSendSignal(int(fd), sig, nil, 0)
-	}); err != nil {
-		return nil // closed: the watcher saw the exit
-	}
-	if serr != nil && !errors.Is(serr, unix.ESRCH) {
-		return os.NewSyscallError("pidfd_send_signal", serr)
+	if err := unix.PidfdSendSignal(inst.pidfd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+		return os.NewSyscallError("pidfd_send_signal", err)
 	}
 	return nil
 }
 
-// reap owns an own child from Start on: it waits for the exit, reaps the child with
-// cmd.Wait, publishes the exit, waits (a bounded time) for the output, notes in the log an
-// exit that Stop did not cause, and releases Wait; then it waits for the drains without bound and closes the log.
-func (t *Target) reap(inst *instance) {
-	defer t.wg.Done()
-	defer t.unwatch(inst)
-	defer inst.closeLog(t)
-	err := awaitExit(inst.pidfd)
-	inst.pidfd.Close()
-	if err != nil {
-		// Close: leave the child unreaped; when this process ends, init inherits it.
-		<-inst.drained
+// closePidfd stops watching the leader of inst and closes its pidfd, once.
+func (inst *instance) closePidfd(p *poller) {
+	inst.fdMu.Lock()
+	defer inst.fdMu.Unlock()
+	if inst.pidfd < 0 {
 		return
 	}
+	p.forget(inst.pidfd, inst.pidTok)
+	unix.Close(inst.pidfd)
+	inst.pidfd = -1
+}
+
+// claim takes the end of inst's watch: the reaper when the leader exits, or Close. Only the
+// first one to claim it goes on.
+func (inst *instance) claim() bool { return inst.claimed.CompareAndSwap(false, true) }
+
+// reap runs once the pidfd of an own child turned readable: the child has exited. It reaps
+// the child with wait4, publishes the exit, waits (a bounded time) for the output, notes in
+// the log an exit that Stop did not cause, and releases Wait; then it waits for the output
+// without bound (a grandchild may hold the pipes) and closes the log.
+func (t *Target) reap(inst *instance) {
+	if !inst.claim() {
+		return // Close came first: the child is left unreaped, for init when this process ends
+	}
+	defer t.unwatch(inst)
+	defer inst.closeLog(t)
+	inst.closePidfd(t.poll)
 	e := target.Exit{Code: -1}
 	if ws, err := wait4(inst.pid); err == nil {
 		e = exitOf(ws)
@@ -126,25 +106,23 @@ func (inst *instance) closeLog(t *Target) {
 	}
 }
 
-// watchAdopted waits for the exit of an adopted process. A process that is not our child
-// tells nobody but its parent how it ended, so its exit is Code -1.
-func (t *Target) watchAdopted(inst *instance) {
-	defer t.wg.Done()
+// adoptedExit runs once the pidfd of an adopted process turned readable: it has exited. A
+// process that is not our child tells nobody but its parent how it ended, so its exit is
+// Code -1. Its output, when it was taken back (reclaim), is drained to the end before the
+// log is closed.
+func (t *Target) adoptedExit(inst *instance) {
+	if !inst.claim() {
+		return
+	}
 	defer t.unwatch(inst)
-	if inst.drained != nil { // its output is drained again (reclaim): close the log after
-		defer func() {
-			<-inst.drained
-			inst.closeLog(t)
-		}()
-	}
-	err := awaitExit(inst.pidfd)
-	inst.pidfd.Close()
-	if err != nil {
-		return // Close
-	}
+	inst.closePidfd(t.poll)
 	t.settle(inst)
 	inst.exit = target.Exit{Code: -1, At: time.Now()}
 	close(inst.exited)
+	if inst.drained != nil {
+		<-inst.drained
+		inst.closeLog(t)
+	}
 }
 
 // settle looks at the process group right after its leader exited: when nothing of it runs,
@@ -161,23 +139,132 @@ func (t *Target) settle(inst *instance) {
 	}
 }
 
-// drain copies one output stream of an own child into its log until the pipe closes: when
-// every process holding its write end (the child, and any descendant that inherited it) has
-// exited, or Close closes the read end.
-func (t *Target) drain(inst *instance, stream string, r *os.File) {
-	defer t.wg.Done()
-	// Drain's buffer is made once there is something to read: a quiet service costs no
-	// buffer (a thousand services, two streams each, would hold 16 MB).
-	awaitReadable(r)
-	if err := inst.log.Drain(stream, r); err != nil && !t.isClosed() {
-		t.log.Warn("process: output lost", "handle", inst.handle, "stream", stream, "err", err)
-		// Keep the pipe drained: a service must never block on its output.
-		_, _ = io.Copy(io.Discard, r)
+// stream is an output pipe of an instance that the Target drains: its read end,
+// non-blocking and watched by the poller, and what was read of it so far.
+type stream struct {
+	name   string
+	mu     sync.Mutex // held while it is drained, and when it ends
+	fd     int        // -1 once it ended
+	tok    uint64
+	d      *logfile.Drainer
+	warned bool
+}
+
+// drainReady drains a stream whose pipe turned readable, until the pipe is empty (then it is
+// watched again) or closed: when every process holding its write end (the child, and any
+// descendant that inherited it) has exited.
+func (t *Target) drainReady(inst *instance, st *stream) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.fd < 0 {
+		return // ended by Close
 	}
-	r.Close()
+	rerr, serr := st.d.Drain(fdReader(st.fd))
+	if serr != nil && !st.warned && !t.isClosed() {
+		st.warned = true // it goes on reading, and dropping: a service must never block on its output
+		t.log.Warn("process: output lost", "handle", inst.handle, "stream", st.name, "err", serr)
+	}
+	if errors.Is(rerr, unix.EAGAIN) {
+		rerr = t.poll.rearm(st.fd, st.tok)
+		if rerr == nil {
+			return
+		}
+	}
+	if rerr != nil {
+		t.log.Warn("process: read output", "handle", inst.handle, "stream", st.name, "err", rerr)
+	}
+	t.endStream(inst, st)
+}
+
+// endStream stops draining st, which has ended or is abandoned (Close); once every stream
+// of inst ended, inst.drained is closed. The caller holds st.mu.
+func (t *Target) endStream(inst *instance, st *stream) {
+	if st.fd < 0 {
+		return
+	}
+	if st.tok != 0 {
+		t.poll.forget(st.fd, st.tok)
+	}
+	unix.Close(st.fd)
+	st.fd = -1
 	if inst.drains.Add(-1) == 0 {
 		close(inst.drained)
 	}
+}
+
+// endStreams ends every stream of inst.
+func (t *Target) endStreams(inst *instance) {
+	for _, st := range inst.streams {
+		st.mu.Lock()
+		t.endStream(inst, st)
+		st.mu.Unlock()
+	}
+}
+
+// watch has the poller watch the output pipes and the exit of inst; when it fails, nothing
+// of inst is watched. The caller holds t.mu.
+func (t *Target) watch(inst *instance) error {
+	if t.poll == nil {
+		p, err := newPoller()
+		if err != nil {
+			return err
+		}
+		t.poll = p
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			if err := p.run(t.handle); err != nil {
+				t.log.Error("process: exits and output are no longer watched", "err", err)
+			}
+		}()
+	}
+	inst.drains.Store(int32(len(inst.streams)))
+	// Each token is stored under the lock its function takes first: the function may run
+	// before watch returns.
+	for _, st := range inst.streams {
+		st.mu.Lock()
+		tok, err := t.poll.watch(st.fd, func() { t.drainReady(inst, st) })
+		st.tok = tok
+		st.mu.Unlock()
+		if err != nil {
+			t.forgetStreams(inst)
+			return err
+		}
+	}
+	exit := t.adoptedExit
+	if inst.own {
+		exit = t.reap
+	}
+	inst.fdMu.Lock()
+	tok, err := t.poll.watch(inst.pidfd, func() { exit(inst) })
+	inst.pidTok = tok
+	inst.fdMu.Unlock()
+	if err != nil {
+		t.forgetStreams(inst)
+		return err
+	}
+	return nil
+}
+
+// forgetStreams has the poller forget the streams of inst it watches, which stay open.
+func (t *Target) forgetStreams(inst *instance) {
+	for _, st := range inst.streams {
+		st.mu.Lock()
+		if st.tok != 0 {
+			t.poll.forget(st.fd, st.tok)
+			st.tok = 0
+		}
+		st.mu.Unlock()
+	}
+}
+
+// handle runs fn, a function of the poller, on a goroutine of the Target.
+func (t *Target) handle(fn func()) {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		fn()
+	}()
 }
 
 // exitOf reads a wait status.
@@ -199,20 +286,4 @@ func exitNote(e target.Exit) string {
 		return "killed by " + e.Signal
 	}
 	return fmt.Sprintf("exited with status %d", e.Code)
-}
-
-// awaitReadable parks (in the runtime poller, no thread) until r has data to read, has
-// reached its end, or is closed.
-func awaitReadable(r *os.File) {
-	rc, err := r.SyscallConn()
-	if err != nil {
-		return
-	}
-	// The poller may already have consumed the edge of data that came before: look first,
-	// without reading, and park only when there is nothing.
-	_ = rc.Read(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		return err != unix.EINTR && (err != nil || n > 0)
-	})
 }
