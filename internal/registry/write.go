@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -262,12 +263,7 @@ func (r *Registry) apply(records, events *bolt.Bucket, written map[string]*Recor
 			return 0, err
 		}
 	}
-	// The event holds the record as just encoded: the same JSON as Event, one encoding.
-	v, err := json.Marshal(storedEvent{Revision: ev.Revision, Type: ev.Type, Record: rec, At: ev.At})
-	if err != nil {
-		return 0, fmt.Errorf("encode event: %w", err)
-	}
-	if err := events.Put(encodeRevision(rev), v); err != nil {
+	if err := events.Put(encodeRevision(rev), appendEvent(nil, ev, rec)); err != nil {
 		return 0, err
 	}
 	o.ev = ev
@@ -345,11 +341,16 @@ func (r *Registry) cutOff(w *Watcher, cause error) {
 	close(w.stop)
 }
 
-// storedEvent is an Event as the log stores it, its record already encoded: it encodes to the
-// JSON of the Event.
-type storedEvent struct {
-	Revision uint64          `json:"revision"`
-	Type     EventType       `json:"type"`
-	Record   json.RawMessage `json:"record"`
-	At       time.Time       `json:"at"`
+// appendEvent appends to b the JSON of ev, whose record is already encoded as rec: the
+// JSON of the Event, as json.Marshal writes it, without encoding the record twice.
+func appendEvent(b []byte, ev *Event, rec []byte) []byte {
+	b = append(b, `{"revision":`...)
+	b = strconv.AppendUint(b, ev.Revision, 10)
+	b = append(b, `,"type":`...)
+	b = strconv.AppendQuote(b, string(ev.Type))
+	b = append(b, `,"record":`...)
+	b = append(b, rec...)
+	b = append(b, `,"at":"`...)
+	b = ev.At.AppendFormat(b, time.RFC3339Nano)
+	return append(b, `"}`...)
 }
