@@ -279,9 +279,10 @@ func (o *Orchestrator) adoptOne(ctx context.Context, inst *instance, rec registr
 		return err
 	}
 	o.adoptRelease(inst, rec)
-	// It was started and not stopped: it is wanted, so its restart policy applies.
+	// It was started and not stopped: it is wanted, so its restart policy applies; unless a
+	// stop was under way when its supervisor ended.
 	inst.mu.Lock()
-	inst.wanted = true
+	inst.wanted = rec.State != lifecycle.Stopping
 	inst.mu.Unlock()
 	st, err := tgt.Inspect(ctx, rec.Handle)
 	if err == nil && st.Running {

@@ -510,3 +510,40 @@ services:
 		t.Errorf("starts (-want +got):\n%s", diff)
 	}
 }
+
+// TestAdoptInterruptedStop: a supervisor that stored "stopping" for a service and ended
+// before "stopped" (it died in the middle of a stop) leaves a service that its successor
+// must not restart, whatever its policy: the stop was asked for.
+func TestAdoptInterruptedStop(t *testing.T) {
+	fake := targettest.NewFake()
+	yaml := `version: "1.0"
+services:
+  c: {type: process, binary: c, restart: {policy: always, backoff: {initial: 1ms}}}
+`
+	dir := t.TempDir()
+	e := newEnvIn(t, dir, yaml, fake)
+	if _, err := e.o.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec := e.o.Status()[0]
+	if _, err := e.reg.Update(rec.Key, func(r *registry.Record) error {
+		r.State = lifecycle.Stopping
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	e.stop = nil
+	// The stop signal had been sent: the service ends while nobody supervises it.
+	if err := fake.Exit(rec.Handle, target.Exit{Code: -1, Signal: "SIGTERM"}); err != nil {
+		t.Fatal(err)
+	}
+	again := newEnvIn(t, dir, yaml, fake.Restarted())
+	time.Sleep(100 * time.Millisecond) // 100 backoffs of c's policy
+	if got := again.o.Status()[0].State; got == lifecycle.Running || got == lifecycle.Starting {
+		t.Errorf("c after its interrupted stop: %s, want it not started again", got)
+	}
+	if diff := cmp.Diff([]string{"c"}, again.calls("Start")); diff != "" {
+		t.Errorf("starts (-want +got):\n%s", diff)
+	}
+}
