@@ -78,8 +78,7 @@ func (t *Target) reclaim(inst *instance, kept []keptFD) {
 	if len(kept) == 0 || inst.logPath == "" {
 		return
 	}
-	var fds []int
-	var names []string
+	var streams []*stream
 	for _, k := range kept {
 		fd, err := unix.PidfdGetfd(inst.pidfd, k.FD, 0)
 		if err != nil {
@@ -93,29 +92,26 @@ func (t *Target) reclaim(inst *instance, kept []keptFD) {
 			unix.Close(fd)
 			continue
 		}
-		fds, names = append(fds, fd), append(names, k.Stream)
+		streams = append(streams, &stream{name: k.Stream, fd: fd})
 	}
-	if len(fds) == 0 {
+	if len(streams) == 0 {
 		return
 	}
+	inst.streams = streams
 	log, err := logfile.Open(inst.logPath, t.opts.LogOptions)
+	for i := 0; err == nil && i < len(streams); i++ {
+		streams[i].d, err = log.Drainer(streams[i].name)
+	}
 	if err != nil {
-		t.log.Warn("process: open the log of an adopted instance", "handle", inst.handle, "err", err)
-		for _, fd := range fds {
-			unix.Close(fd)
+		t.log.Warn("process: drain the output of an adopted instance", "handle", inst.handle, "err", err)
+		inst.closeStreams()
+		inst.streams = nil
+		if log != nil {
+			log.Close()
 		}
 		return
 	}
 	inst.log = log
-	for i, fd := range fds {
-		d, err := log.Drainer(names[i])
-		if err != nil { // a journal that names no stream this Target writes
-			t.log.Warn("process: take back an output pipe", "handle", inst.handle, "err", err)
-			unix.Close(fd)
-			continue
-		}
-		inst.streams = append(inst.streams, &stream{name: names[i], fd: fd, d: d})
-	}
 }
 
 // closeStreams closes the read ends of inst's streams, which were never watched.

@@ -250,20 +250,23 @@ func (t *Target) adopt(h target.Handle, pid int, ticks uint64) (*instance, error
 	if len(inst.streams) > 0 {
 		inst.drained = make(chan struct{})
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	known := t.instances[h.ID]
-	err = errClosed
-	if !t.closed && known == nil {
-		err = t.watch(inst)
-	}
-	if t.closed || known != nil || err != nil {
+	abandon := func() {
 		unix.Close(pidfd)
 		inst.closeStreams()
 		inst.closeLog(t)
-		if known != nil {
-			return known, nil
-		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if known := t.instances[h.ID]; known != nil {
+		abandon()
+		return known, nil
+	}
+	if t.closed {
+		abandon()
+		return nil, errClosed
+	}
+	if err := t.watch(inst); err != nil {
+		abandon()
 		return nil, err
 	}
 	t.instances[h.ID] = inst
