@@ -81,9 +81,11 @@ func BenchmarkStart1000Sleep(b *testing.B) {
 		m.Close()
 		// The floor in the same iteration, right after: the ratio is what the target is on,
 		// and the load of a shared machine drifts between runs.
-		floor, _, _ := floorExec1000(b)
+		floor, _, floorStop := floorExec1000(b)
 		b.ReportMetric(float64(floor.Milliseconds()), "floor-start-ms")
 		b.ReportMetric(float64(start)/float64(floor), "x-floor")
+		b.ReportMetric(float64(floorStop.Milliseconds()), "floor-stop-ms")
+		b.ReportMetric(float64(stop)/float64(floorStop), "x-floor-stop")
 		b.ReportMetric(float64(start.Milliseconds()), "start-ms")
 		b.ReportMetric(float64(startCPU.Milliseconds()), "start-cpu-ms")
 		b.ReportMetric(float64(stop.Milliseconds()), "stop-ms")
@@ -146,7 +148,14 @@ func BenchmarkChain100Exec(b *testing.B) {
 			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
 		}
 	}
-	benchChain(b, y.String())
+	benchChain(b, y.String(), func() {
+		for range 100 {
+			floorStart(b, exec.Command("sleep", "600"))
+			if err := exec.Command("true").Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // BenchmarkChain50HTTP starts a chain of 50 small HTTP servers (this test binary), each gated
@@ -165,10 +174,28 @@ func BenchmarkChain50HTTP(b *testing.B) {
 			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
 		}
 	}
-	benchChain(b, y.String())
+	benchChain(b, y.String(), func() {
+		for _, port := range ports {
+			cmd := exec.Command(self)
+			cmd.Env = append(os.Environ(), fmt.Sprintf("HARNESS_BENCH_HTTP=127.0.0.1:%d", port))
+			floorStart(b, cmd)
+			url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
+			for {
+				if resp, err := http.Get(url); err == nil {
+					resp.Body.Close()
+					break
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	})
 }
 
-func benchChain(b *testing.B, yaml string) {
+// benchChain starts the chain of yaml until every service is healthy, then, in the same
+// iteration, runs floor: the same chain by hand, each service started with os/exec after
+// the one before answered its check (run by hand too); floorStart's processes are killed
+// after.
+func benchChain(b *testing.B, yaml string, floor func()) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
@@ -178,13 +205,42 @@ func benchChain(b *testing.B, yaml string) {
 		if err := m.Start(ctx); err != nil {
 			b.Fatal(err)
 		}
-		b.ReportMetric(float64(time.Since(t0).Milliseconds()), "healthy-ms")
+		healthy := time.Since(t0)
 		b.StopTimer()
 		if err := m.Shutdown(ctx); err != nil {
 			b.Fatal(err)
 		}
+		t1 := time.Now()
+		floor()
+		floorMS := time.Since(t1)
+		killFloor(b)
+		b.ReportMetric(float64(healthy.Milliseconds()), "healthy-ms")
+		b.ReportMetric(float64(floorMS.Milliseconds()), "floor-ms")
+		b.ReportMetric(float64(healthy)/float64(floorMS), "x-floor")
 		b.StartTimer()
 	}
+}
+
+// floorCmds are the processes a chain's floor started, for killFloor.
+var floorCmds []*exec.Cmd
+
+// floorStart starts cmd for a chain's floor.
+func floorStart(b *testing.B, cmd *exec.Cmd) {
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	floorCmds = append(floorCmds, cmd)
+}
+
+// killFloor kills and reaps what the floor of a chain started.
+func killFloor(b *testing.B) {
+	for _, c := range floorCmds {
+		if err := c.Process.Kill(); err != nil {
+			b.Error(err)
+		}
+		_ = c.Wait()
+	}
+	floorCmds = nil
 }
 
 // freePorts returns n distinct loopback ports that were free a moment ago: every listener is
