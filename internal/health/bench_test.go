@@ -15,9 +15,9 @@ import (
 // BenchmarkProbeHTTPFirstSuccess measures how long after a server starts listening the probe
 // sees it healthy. The server's port is bound and released, the probe starts, and the server
 // listens on that port 50ms later: the floor of "ms-to-healthy" is 50, and "overshoot-ms" is
-// the time from the listen to the healthy report. With the 5ms-doubling backoff the checks
-// start at 0, 5, 15, 35, 75ms…, so a server that appears at 50ms is found by the check at
-// 75ms unless StartInterval caps the backoff lower.
+// the time from the listen to the healthy report. Until the first success a pause is a
+// quarter of the time since the start (checks at … 33, 41, 51, 63ms), so a server that
+// appears at 50ms is found by the check at 51ms.
 func BenchmarkProbeHTTPFirstSuccess(b *testing.B) {
 	for _, bc := range []struct {
 		name          string

@@ -35,10 +35,11 @@
 // # Timing
 //
 //   - The first check starts as soon as Run does.
-//   - Until the first success, the pause after each check is a backoff that starts at 5ms
-//     and doubles up to StartInterval: checks start at 0, 5, 15, 35, 75ms…, so a service
-//     that listens a few milliseconds late is found a few milliseconds late, and one that
-//     takes long is not hammered.
+//   - Until the first success, the pause after each check is a quarter of the time since
+//     the probe began, in whole milliseconds, at least 1ms and at most StartInterval: checks
+//     start at 0, 1, 2, … 8, 10, 12, 15, 18, 22, 27, 33, 41ms…, so a service that listens a
+//     few milliseconds late is found within a millisecond, any later one at most a quarter
+//     late, and one that takes long is not hammered (about 30 checks in the first second).
 //   - From the first success on, for good (failures included), the pause is Interval. Every
 //     pause runs from the end of one check to the start of the next, as Docker does: a slow
 //     check delays the next rather than running back to back with it.

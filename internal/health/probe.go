@@ -81,9 +81,14 @@ func (p Params) normalize() Params {
 	return p
 }
 
-// firstBackoff is the pause after the first failure before any success: short, so that a
-// service that needs a few milliseconds to listen is seen healthy a few milliseconds later.
-const firstBackoff = 5 * time.Millisecond
+// startPause is the pause after a check before the first success: a quarter of elapsed, the
+// time since the probe began, in whole milliseconds, at least 1ms and at most startInterval.
+// A service that needs a few milliseconds to listen is seen healthy within a millisecond of
+// it, and any later one at most a quarter late; one that takes long is not hammered (about
+// 30 checks in the first second, then one per StartInterval).
+func startPause(elapsed, startInterval time.Duration) time.Duration {
+	return min(max(elapsed/4, time.Millisecond).Truncate(time.Millisecond), startInterval)
+}
 
 // Result is the outcome of one check.
 type Result struct {
@@ -164,7 +169,6 @@ func (p *Probe) Run(ctx context.Context, report func(Result)) error {
 		successes int // consecutive
 		failures  int // consecutive, counted ones only
 		succeeded bool
-		backoff   = min(firstBackoff, p.params.StartInterval)
 		waited    time.Duration // before this check
 	)
 	for {
@@ -205,8 +209,7 @@ func (p *Probe) Run(ctx context.Context, report func(Result)) error {
 
 		wait := p.params.Interval
 		if !succeeded {
-			wait = backoff
-			backoff = min(2*backoff, p.params.StartInterval)
+			wait = startPause(time.Since(start), p.params.StartInterval)
 		}
 		waited = wait
 		t := time.NewTimer(wait)

@@ -126,9 +126,9 @@ func TestProbeFirstSuccessLatency(t *testing.T) {
 		got := runProbe(t, c, health.Params{Interval: 30 * time.Second, Timeout: time.Second, StartInterval: time.Second, Retries: 10}, 4)
 		want := []rec{
 			{At: 0, Err: "scripted failure", Status: health.StatusStarting},
-			{At: 5 * ms, Err: "scripted failure", Status: health.StatusStarting},
-			{At: 15 * ms, Err: "scripted failure", Status: health.StatusStarting},
-			{At: 35 * ms, Status: health.StatusHealthy, Changed: true}, // 5+10+20 ms
+			{At: 1 * ms, Err: "scripted failure", Status: health.StatusStarting},
+			{At: 2 * ms, Err: "scripted failure", Status: health.StatusStarting},
+			{At: 3 * ms, Status: health.StatusHealthy, Changed: true}, // a millisecond apart, early on
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("results (-want +got):\n%s", diff)
@@ -139,19 +139,24 @@ func TestProbeFirstSuccessLatency(t *testing.T) {
 func TestProbeBackoffCappedAtStartInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newScripted(fail)
-		runProbe(t, c, health.Params{Interval: time.Hour, Timeout: time.Second, StartInterval: 40 * ms, Retries: 100}, 8)
-		want := []time.Duration{0, 5 * ms, 15 * ms, 35 * ms, 75 * ms, 115 * ms, 155 * ms, 195 * ms}
+		runProbe(t, c, health.Params{Interval: time.Hour, Timeout: time.Second, StartInterval: 40 * ms, Retries: 100}, 30)
+		// Each pause is a quarter of the time since the start, in whole milliseconds, at
+		// least 1ms, at most StartInterval: 188/4 is 47, so 40 from there on.
+		var want []time.Duration
+		for _, t := range []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 15, 18, 22, 27, 33, 41, 51, 63, 78, 97, 121, 151, 188, 228, 268, 308, 348, 388, 428} {
+			want = append(want, time.Duration(t)*ms)
+		}
 		if diff := cmp.Diff(want, c.callTimes()); diff != "" {
 			t.Errorf("check start times (-want +got):\n%s", diff)
 		}
 	})
 }
 
-func TestProbeStartIntervalBelowFirstBackoff(t *testing.T) {
+func TestProbeStartIntervalBelowOneMillisecond(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		c := newScripted(fail)
-		runProbe(t, c, health.Params{Interval: time.Hour, Timeout: time.Second, StartInterval: 2 * ms, Retries: 100}, 3)
-		want := []time.Duration{0, 2 * ms, 4 * ms}
+		runProbe(t, c, health.Params{Interval: time.Hour, Timeout: time.Second, StartInterval: ms / 2, Retries: 100}, 3)
+		want := []time.Duration{0, ms / 2, ms}
 		if diff := cmp.Diff(want, c.callTimes()); diff != "" {
 			t.Errorf("check start times (-want +got):\n%s", diff)
 		}
@@ -168,10 +173,10 @@ func TestProbeIntervalAfterFirstSuccess(t *testing.T) {
 		runProbe(t, c, health.Params{Interval: 10 * time.Second, Timeout: 5 * time.Second, StartInterval: time.Second, Retries: 5}, 5)
 		want := []time.Duration{
 			0,
-			5 * ms,                // backoff after the first failure
-			5*ms + 11*time.Second, // the success ended at 1.005s
-			5*ms + 22*time.Second, // a failure after a success: still Interval, no backoff
-			5*ms + 33*time.Second,
+			1 * ms,                // the pause after the first failure
+			1*ms + 11*time.Second, // the success ended at 1.001s
+			1*ms + 22*time.Second, // a failure after a success: still Interval, no backoff
+			1*ms + 33*time.Second,
 		}
 		if diff := cmp.Diff(want, c.callTimes()); diff != "" {
 			t.Errorf("check start times (-want +got):\n%s", diff)
@@ -191,8 +196,9 @@ func TestProbeRetries(t *testing.T) {
 			name:   "from starting",
 			script: []step{fail, fail, fail, fail, fail, fail, fail, fail, fail, fail, fail, fail},
 			want: []string{
-				"0s starting", "5ms starting", "15ms starting", "35ms starting", "75ms starting", "155ms starting",
-				"315ms starting", "635ms starting", "1.275s starting", "2.275s starting", "3.275s starting", "4.275s unhealthy*",
+				"0s starting", "1ms starting", "2ms starting", "3ms starting", "4ms starting", "5ms starting",
+				"6ms starting", "7ms starting", "8ms starting", "10ms starting", "12ms starting", "15ms starting",
+				"18ms starting", "22ms starting", "26ms starting", "30ms unhealthy*", // 4ms apart from 18ms: 22 counts
 			},
 		},
 		{
@@ -211,7 +217,7 @@ func TestProbeRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				p := health.Params{Interval: time.Second, Timeout: time.Second, StartInterval: time.Second, Retries: 3}
+				p := health.Params{Interval: time.Second, Timeout: time.Second, StartInterval: 4 * ms, Retries: 3}
 				got := statuses(runProbe(t, newScripted(tt.script...), p, len(tt.want)))
 				if diff := cmp.Diff(tt.want, got); diff != "" {
 					t.Errorf("statuses (-want +got):\n%s", diff)
@@ -229,20 +235,22 @@ func TestProbeStartPeriod(t *testing.T) {
 		want   []string
 	}{
 		{
-			// Checks start at 0, 5, 15, 35, 75 ms (inside 100ms: not counted), then 115 and 155.
+			// Checks 4ms apart (StartInterval) from 18ms on would count from 22ms; inside
+			// the start period (30ms) they do not: 30 and 34 are the first two that count.
 			name:   "failures inside do not count",
-			params: health.Params{Interval: time.Hour, StartPeriod: 100 * ms, StartInterval: 40 * ms, Retries: 2},
+			params: health.Params{Interval: time.Hour, StartPeriod: 30 * ms, StartInterval: 4 * ms, Retries: 2},
 			script: []step{fail},
 			want: []string{
-				"0s starting", "5ms starting", "15ms starting", "35ms starting", "75ms starting",
-				"115ms starting", "155ms unhealthy*",
+				"0s starting", "1ms starting", "2ms starting", "3ms starting", "4ms starting", "5ms starting",
+				"6ms starting", "7ms starting", "8ms starting", "10ms starting", "12ms starting", "15ms starting",
+				"18ms starting", "22ms starting", "26ms starting", "30ms starting", "34ms unhealthy*",
 			},
 		},
 		{
 			name:   "a success inside counts",
 			params: health.Params{Interval: time.Hour, StartPeriod: time.Minute, StartInterval: time.Second, Retries: 1},
 			script: []step{fail, pass},
-			want:   []string{"0s starting", "5ms healthy*"},
+			want:   []string{"0s starting", "1ms healthy*"},
 		},
 		{
 			name:   "failures inside do not reset the successes",
@@ -308,7 +316,7 @@ func TestProbeTimeoutOfCheckThatHonoursContext(t *testing.T) {
 		got := runProbe(t, c, timeoutParams, 2)
 		want := []rec{
 			{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
-			{At: 2*time.Second + 5*ms, Status: health.StatusHealthy, Changed: true},
+			{At: 2*time.Second + 500*ms, Status: health.StatusHealthy, Changed: true}, // a quarter of 2s later
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("results (-want +got):\n%s", diff)
@@ -326,8 +334,8 @@ func TestProbeTimeoutOfCheckThatIgnoresContext(t *testing.T) {
 			got := runProbe(t, c, timeoutParams, 2)
 			want := []rec{
 				{At: 2 * time.Second, Err: "check timed out after 2s", Latency: 2 * time.Second, Status: health.StatusStarting},
-				// Started at 2.005s, waited for the abandoned check until 3s, then passed.
-				{At: 3 * time.Second, Latency: 995 * ms, Status: health.StatusHealthy, Changed: true},
+				// Started at 2.5s, waited for the abandoned check until 3s, then passed.
+				{At: 3 * time.Second, Latency: 500 * ms, Status: health.StatusHealthy, Changed: true},
 			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("results (-want +got):\n%s", diff)
