@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -405,6 +406,45 @@ func TestQuietServiceHasNoLogFile(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Dir(path)); err != nil {
 		t.Errorf("the log directory was not made at Start: %v", err)
+	}
+}
+
+// TestQuietServicesCostNoGoroutine: what watches the exits and the output of running
+// instances is one goroutine, whatever their number (a thousand services must not hold
+// thousands of parked goroutines and their stacks); a service that prints is drained all the
+// same, and its exit seen.
+func TestQuietServicesCostNoGoroutine(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	dir := t.TempDir()
+	spec := func(i int, argv ...string) target.Spec {
+		return target.Spec{Argv: argv, LogPath: filepath.Join(dir, strconv.Itoa(i)+".log")}
+	}
+	start(t, ctx, tg, spec(0, "sleep", "60")) // the first start makes the poller
+	before := runtime.NumGoroutine()
+	var handles []target.Handle
+	for i := 1; i <= 50; i++ {
+		handles = append(handles, start(t, ctx, tg, spec(i, "sleep", "60")))
+	}
+	if extra := runtime.NumGoroutine() - before; extra > 0 {
+		t.Errorf("50 more quiet instances: %d more goroutines, want none", extra)
+	}
+	h := start(t, ctx, tg, spec(99, "sh", "-c", "echo one; echo two >&2"))
+	if exit, err := tg.Wait(ctx, h); err != nil || exit.Code != 0 {
+		t.Fatalf("Wait = %+v, %v", exit, err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "99.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{" stdout one\n", " stderr two\n"} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("log lacks %q:\n%s", want, data)
+		}
+	}
+	for _, h := range handles {
+		if err := tg.Stop(ctx, h, time.Minute); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
