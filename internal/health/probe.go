@@ -85,7 +85,7 @@ func (p Params) normalize() Params {
 // time since the probe began, in whole milliseconds, at least 1ms and at most startInterval.
 // A service that needs a few milliseconds to listen is seen healthy within a millisecond of
 // it, and any later one at most a quarter late; one that takes long is not hammered (about
-// 30 checks in the first second, then one per StartInterval).
+// 30 checks in the first second, then fewer and fewer, down to one per StartInterval).
 func startPause(elapsed, startInterval time.Duration) time.Duration {
 	return min(max(elapsed/4, time.Millisecond).Truncate(time.Millisecond), startInterval)
 }
