@@ -148,9 +148,9 @@ func BenchmarkChain100Exec(b *testing.B) {
 			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
 		}
 	}
-	benchChain(b, y.String(), func() {
+	benchChain(b, y.String(), func(start func(*exec.Cmd)) {
 		for range 100 {
-			floorStart(b, exec.Command("sleep", "600"))
+			start(exec.Command("sleep", "600"))
 			if err := exec.Command("true").Run(); err != nil {
 				b.Fatal(err)
 			}
@@ -174,11 +174,11 @@ func BenchmarkChain50HTTP(b *testing.B) {
 			fmt.Fprintf(&y, "    dependencies: [s%d]\n", i-1)
 		}
 	}
-	benchChain(b, y.String(), func() {
+	benchChain(b, y.String(), func(start func(*exec.Cmd)) {
 		for _, port := range ports {
 			cmd := exec.Command(self)
 			cmd.Env = append(os.Environ(), fmt.Sprintf("HARNESS_BENCH_HTTP=127.0.0.1:%d", port))
-			floorStart(b, cmd)
+			start(cmd)
 			url := fmt.Sprintf("http://127.0.0.1:%d/health", port)
 			for {
 				if resp, err := http.Get(url); err == nil {
@@ -192,10 +192,9 @@ func BenchmarkChain50HTTP(b *testing.B) {
 }
 
 // benchChain starts the chain of yaml until every service is healthy, then, in the same
-// iteration, runs floor: the same chain by hand, each service started with os/exec after
-// the one before answered its check (run by hand too); floorStart's processes are killed
-// after.
-func benchChain(b *testing.B, yaml string, floor func()) {
+// iteration, runs floor: the same chain by hand, each service started (with start, which
+// keeps it for the kill after) once the one before answered its check, run by hand too.
+func benchChain(b *testing.B, yaml string, floor func(start func(*exec.Cmd))) {
 	ctx := context.Background()
 	for b.Loop() {
 		b.StopTimer()
@@ -210,37 +209,24 @@ func benchChain(b *testing.B, yaml string, floor func()) {
 		if err := m.Shutdown(ctx); err != nil {
 			b.Fatal(err)
 		}
+		var started []*exec.Cmd
 		t1 := time.Now()
-		floor()
+		floor(func(cmd *exec.Cmd) {
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			started = append(started, cmd)
+		})
 		floorTook := time.Since(t1)
-		killFloor(b)
+		for _, c := range started {
+			_ = c.Process.Kill()
+			_ = c.Wait()
+		}
 		b.ReportMetric(float64(healthy.Milliseconds()), "healthy-ms")
 		b.ReportMetric(float64(floorTook.Milliseconds()), "floor-ms")
 		b.ReportMetric(float64(healthy)/float64(floorTook), "x-floor")
 		b.StartTimer()
 	}
-}
-
-// floorCmds are the processes a chain's floor started, for killFloor.
-var floorCmds []*exec.Cmd
-
-// floorStart starts cmd for a chain's floor.
-func floorStart(b *testing.B, cmd *exec.Cmd) {
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	floorCmds = append(floorCmds, cmd)
-}
-
-// killFloor kills and reaps what the floor of a chain started.
-func killFloor(b *testing.B) {
-	for _, c := range floorCmds {
-		if err := c.Process.Kill(); err != nil {
-			b.Error(err)
-		}
-		_ = c.Wait()
-	}
-	floorCmds = nil
 }
 
 // freePorts returns n distinct loopback ports that were free a moment ago: every listener is

@@ -202,7 +202,7 @@ func (t *Target) endStreams(inst *instance) {
 }
 
 // watch has the poller watch the output pipes and the exit of inst; when it fails, nothing
-// of inst is watched. The caller holds t.mu.
+// of inst is watched, and its pipes are closed. The caller holds t.mu.
 func (t *Target) watch(inst *instance) error {
 	if t.poll == nil {
 		p, err := newPoller()
@@ -227,7 +227,7 @@ func (t *Target) watch(inst *instance) error {
 		st.tok = tok
 		st.mu.Unlock()
 		if err != nil {
-			t.forgetStreams(inst)
+			t.endStreams(inst)
 			return err
 		}
 	}
@@ -240,22 +240,10 @@ func (t *Target) watch(inst *instance) error {
 	inst.pidTok = tok
 	inst.fdMu.Unlock()
 	if err != nil {
-		t.forgetStreams(inst)
+		t.endStreams(inst)
 		return err
 	}
 	return nil
-}
-
-// forgetStreams has the poller forget the streams of inst it watches, which stay open.
-func (t *Target) forgetStreams(inst *instance) {
-	for _, st := range inst.streams {
-		st.mu.Lock()
-		if st.tok != 0 {
-			t.poll.forget(st.fd, st.tok)
-			st.tok = 0
-		}
-		st.mu.Unlock()
-	}
 }
 
 // handle runs fn, a function of the poller, on a goroutine of the Target.
