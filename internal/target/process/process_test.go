@@ -513,3 +513,25 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 }
+
+// Wait and Stop of one handle by a fresh Target at the same time: whichever adopts the
+// instance, the other uses it. (Wait found the process gone when Stop adopted and ended it
+// between Wait's lookup and its own adoption.)
+func TestConcurrentAdoption(t *testing.T) {
+	ctx, tg := testContext(t), newTarget(t, "")
+	fresh := newTarget(t, "")
+	for i := range 30 {
+		h := start(t, ctx, tg, target.Spec{Argv: []string{"sleep", "60"}})
+		waited := make(chan error, 1)
+		go func() {
+			_, err := fresh.Wait(ctx, h)
+			waited <- err
+		}()
+		if err := fresh.Stop(ctx, h, time.Minute); err != nil {
+			t.Fatalf("instance %d: Stop: %v", i, err)
+		}
+		if err := <-waited; err != nil {
+			t.Errorf("instance %d: Wait: %v", i, err)
+		}
+	}
+}

@@ -204,7 +204,14 @@ func (t *Target) instance(h target.Handle) (*instance, error) {
 	if inst := t.known(h); inst != nil {
 		return inst, nil
 	}
-	return t.adopt(h, pid, ticks)
+	inst, err := t.adopt(h, pid, ticks)
+	if err != nil {
+		// A concurrent call may have adopted the instance since known, and seen it end.
+		if known := t.known(h); known != nil {
+			return known, nil
+		}
+	}
+	return inst, err
 }
 
 // adopt starts watching the process of h, which this Target did not start.
