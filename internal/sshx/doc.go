@@ -27,8 +27,9 @@
 // (Options.Backoff doubling to Options.MaxBackoff, plus jitter); a Get inside that window
 // fails at once rather than waiting, with an error that wraps ErrBackoff and the last dial
 // error, so a caller with its own retry policy is never held and still sees the real cause
-// (ErrAuth, *HostKeyError). A successful dial resets the backoff; a connection that ends
-// is dialed again at the next Get without waiting.
+// (ErrAuth, *HostKeyError). A successful dial resets the backoff, and so does Pool.Reset once
+// the cause is mended (a dial already under way then fails unrecorded, and its callers dial
+// again); a connection that ends is dialed again at the next Get without waiting.
 //
 // Host keys: the known_hosts file is read at each dial; the offered host-key algorithms are
 // those of the known entries (github.com/skeema/knownhosts), so a host known by its RSA key

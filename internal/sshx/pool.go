@@ -63,6 +63,7 @@ type host struct {
 	failures int           // dials failed in a row
 	lastErr  error         // of the last dial, when it failed
 	retryAt  time.Time     // no dial before this time, after a failure
+	resets   int           // Resets so far: a dial that began before the last one fails unrecorded
 }
 
 // NewPool returns an empty pool. Close it to close its connections.
@@ -150,7 +151,7 @@ func (p *Pool) Get(ctx context.Context, addr Addr) (*Conn, error) {
 			}
 			h.dialing = make(chan struct{})
 			p.wg.Add(1)
-			go p.dial(a, h)
+			go p.dial(a, h, h.resets)
 		}
 		dialing := h.dialing
 		p.mu.Unlock()
@@ -175,11 +176,14 @@ func (p *Pool) Reset(addr Addr) {
 	defer p.mu.Unlock()
 	if h := p.hosts[a]; h != nil {
 		h.failures, h.lastErr, h.retryAt = 0, nil, time.Time{}
+		h.resets++
 	}
 }
 
-// dial connects to a and records the outcome in h.
-func (p *Pool) dial(a Addr, h *host) {
+// dial connects to a and records the outcome in h. A failure is not recorded when Reset
+// was called since the dial began (resets): it may come from the cause just mended (a
+// known_hosts read before the key was trusted), and whoever waits for it dials again.
+func (p *Pool) dial(a Addr, h *host, resets int) {
 	defer p.wg.Done()
 	client, reads, err := p.connect(a)
 	var c *Conn
@@ -188,13 +192,14 @@ func (p *Pool) dial(a Addr, h *host) {
 		c.reads = reads
 	}
 	p.mu.Lock()
-	if err != nil {
+	switch {
+	case err == nil:
+		h.failures, h.lastErr = 0, nil
+		h.conn = c
+	case h.resets == resets: // else the dial began before a Reset: its failure is forgotten
 		h.failures++
 		h.lastErr = err
 		h.retryAt = p.now().Add(p.backoff(h.failures))
-	} else {
-		h.failures, h.lastErr = 0, nil
-		h.conn = c
 	}
 	closed := p.closed
 	close(h.dialing)

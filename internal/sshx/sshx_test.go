@@ -813,3 +813,43 @@ func TestPing(t *testing.T) {
 		t.Errorf("Ping of a stalled peer = %v, want a deadline naming node a", err)
 	}
 }
+
+// A dial that began before the host key was trusted, and failed on it after the Reset that
+// followed the Trust, is forgotten: its caller dials again and nothing backs off.
+func TestResetDuringDial(t *testing.T) {
+	srv := newTestServer(t)
+	e := isolate(t)
+	srv.authorize(writeKey(t, filepath.Join(e.home, ".ssh", "id_ed25519"), ""))
+	p := newPool(t, Options{Backoff: time.Hour})
+	ctx := ctxTimeout(t, 10*time.Second)
+	dialing, release := make(chan struct{}), make(chan struct{})
+	var d net.Dialer
+	p.dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		select {
+		case dialing <- struct{}{}: // the first dial waits: known_hosts is read already
+			<-release
+		default:
+		}
+		return d.DialContext(ctx, network, addr)
+	}
+	got := make(chan error, 1)
+	go func() {
+		_, err := p.Get(ctx, srv.addr())
+		got <- err
+	}()
+	<-dialing
+	if err := Trust(e.knownHosts, srv.hostport(), srv.hostKey.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	p.Reset(srv.addr())
+	close(release)
+	if err := <-got; err != nil {
+		t.Errorf("Get whose dial began before the trust = %v, want a connection", err)
+	}
+	if _, err := p.Get(ctx, srv.addr()); err != nil {
+		t.Errorf("Get after = %v, want the connection", err)
+	}
+	if accepts, _ := srv.counts(); accepts != 2 {
+		t.Errorf("connections = %d, want 2 (the stale dial, and the one after it)", accepts)
+	}
+}
