@@ -823,13 +823,13 @@ func TestResetDuringDial(t *testing.T) {
 	p := newPool(t, Options{Backoff: time.Hour})
 	ctx := ctxTimeout(t, 10*time.Second)
 	dialing, release := make(chan struct{}), make(chan struct{})
+	var first sync.Once
 	var d net.Dialer
 	p.dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		select {
-		case dialing <- struct{}{}: // the first dial waits: known_hosts is read already
+		first.Do(func() { // the first dial waits: known_hosts is read already
+			close(dialing)
 			<-release
-		default:
-		}
+		})
 		return d.DialContext(ctx, network, addr)
 	}
 	got := make(chan error, 1)
