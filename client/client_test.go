@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -215,6 +216,42 @@ func TestUnreachable(t *testing.T) {
 			t.Errorf("%v: want client.ErrUnreachable and ECONNREFUSED", err)
 		}
 	})
+}
+
+// A daemon that is going away accepts connections and drops them unanswered, then is gone:
+// Daemon says it is unreachable (a CLI then starts another), not that a read was reset.
+func TestDaemonGoingAway(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, api.SocketName)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // as a killed daemon leaves it
+	var dropped atomic.Int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer ln.Close()
+		for range 3 {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Read(make([]byte, 1)) // the request came; what is left unread resets it
+			conn.Close()
+			dropped.Add(1)
+		}
+	}()
+	_, err = client.New(dir).Daemon(t.Context())
+	ln.Close()
+	<-done
+	if !errors.Is(err, client.ErrUnreachable) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("Daemon = %v, want client.ErrUnreachable and ECONNREFUSED", err)
+	}
+	if diff := cmp.Diff(int32(3), dropped.Load()); diff != "" {
+		t.Errorf("connections dropped (-want +got):\n%s", diff)
+	}
 }
 
 func TestContextEnds(t *testing.T) {
