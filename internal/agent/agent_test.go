@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,6 +101,57 @@ func TestConformanceOverTheWire(t *testing.T) {
 			return h
 		},
 	})
+}
+
+// An agent that is going away accepts connections and drops them unanswered: a request that
+// changes nothing is sent again, on a new connection, until one answers; any other is not.
+func TestDroppedRequestsResent(t *testing.T) {
+	dir := serve(t)
+	dying := filepath.Join(t.TempDir(), "dying.sock")
+	ln, err := net.Listen("unix", dying)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var drops, toDying atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conn.Read(make([]byte, 1)) // the request came; what is left unread resets it
+			conn.Close()
+			drops.Add(1)
+		}
+	}()
+	c := agent.NewClient("h1", agent.ClientOptions{Dial: func(ctx context.Context) (net.Conn, error) {
+		sock := filepath.Join(dir, agent.SocketName)
+		if toDying.Add(-1) >= 0 {
+			sock = dying
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}})
+	defer c.Close()
+	ctx := t.Context()
+
+	toDying.Store(3)
+	if _, err := c.Info(ctx); err != nil {
+		t.Errorf("Info after 3 dropped connections: %v", err)
+	}
+	if diff := cmp.Diff(int32(3), drops.Load()); diff != "" {
+		t.Errorf("dropped Info requests (-want +got):\n%s", diff)
+	}
+	c.Close() // no kept-alive connection: the next request dials
+	toDying.Store(1)
+	_, err = c.Target("process").Start(ctx, helperSpec(t, targettest.Behaviour{Kind: targettest.RunUntilTerm}))
+	if !errors.Is(err, target.ErrUnreachable) {
+		t.Errorf("Start on a dropped connection = %v, want target.ErrUnreachable", err)
+	}
+	if diff := cmp.Diff(int32(4), drops.Load()); diff != "" {
+		t.Errorf("dropped requests after a Start (-want +got):\n%s", diff)
+	}
 }
 
 func TestInfo(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/graph-network-harness/harness/internal/deploy"
+	"github.com/graph-network-harness/harness/internal/dropped"
 	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/target"
@@ -149,6 +150,20 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 		hr.Header.Set("Idempotency-Key", "1")
 	}
 	res, err := c.http.Do(hr)
+	// An agent that is going away (killed, being replaced) may accept a connection and drop
+	// it unanswered (a failed dial is no drop: it is ErrUnreachable): an operation that
+	// changes nothing is sent again until the next dial finds the agent gone, and starts
+	// another, or one answers.
+	resend := func() bool {
+		return retry && hr.GetBody != nil && dropped.Is(err) && !errors.Is(err, target.ErrUnreachable) && ctx.Err() == nil
+	}
+	for deadline := time.Now().Add(dropped.Wait); resend() && time.Now().Before(deadline); {
+		time.Sleep(dropped.Every)
+		if hr.Body, err = hr.GetBody(); err != nil {
+			return nil, err
+		}
+		res, err = c.http.Do(hr)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
