@@ -12,10 +12,10 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/graph-network-harness/harness/api"
-	"github.com/graph-network-harness/harness/internal/dropped"
 )
 
 // ErrUnreachable means that no daemon answers on the data dir's socket. Errors wrap it with
@@ -148,15 +148,27 @@ func (c *Client) Health(ctx context.Context, req api.HealthRequest) (api.HealthR
 func (c *Client) Daemon(ctx context.Context) (api.Daemon, error) {
 	var resp api.Daemon
 	err := c.do(ctx, "daemon", http.MethodGet, api.PathDaemon, nil, &resp)
-	for deadline := time.Now().Add(dropped.Wait); dropped.Is(err) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(goneWait); dropped(err) && time.Now().Before(deadline); {
 		select {
 		case <-ctx.Done():
 			return resp, fmt.Errorf("daemon: %w", ctx.Err())
-		case <-time.After(dropped.Every):
+		case <-time.After(goneEvery):
 		}
 		err = c.do(ctx, "daemon", http.MethodGet, api.PathDaemon, nil, &resp)
 	}
 	return resp, err
+}
+
+// How long, and how often, Daemon asks again a daemon that drops its connections.
+const (
+	goneWait  = 2 * time.Second
+	goneEvery = 10 * time.Millisecond
+)
+
+// dropped reports whether err is a connection that the server ended without an answer.
+func dropped(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // Shutdown asks the daemon to end supervision (services keep running) and returns its

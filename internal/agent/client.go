@@ -12,10 +12,10 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/graph-network-harness/harness/internal/deploy"
-	"github.com/graph-network-harness/harness/internal/dropped"
 	"github.com/graph-network-harness/harness/internal/network"
 	"github.com/graph-network-harness/harness/internal/network/wireguard"
 	"github.com/graph-network-harness/harness/target"
@@ -155,10 +155,10 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 	// changes nothing is sent again until the next dial finds the agent gone, and starts
 	// another, or one answers.
 	resend := func() bool {
-		return retry && hr.GetBody != nil && dropped.Is(err) && !errors.Is(err, target.ErrUnreachable) && ctx.Err() == nil
+		return retry && hr.GetBody != nil && dropped(err) && !errors.Is(err, target.ErrUnreachable) && ctx.Err() == nil
 	}
-	for deadline := time.Now().Add(dropped.Wait); resend() && time.Now().Before(deadline); {
-		time.Sleep(dropped.Every)
+	for deadline := time.Now().Add(resendWait); resend() && time.Now().Before(deadline); {
+		time.Sleep(resendEvery)
 		if hr.Body, err = hr.GetBody(); err != nil {
 			return nil, err
 		}
@@ -182,6 +182,18 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 		return nil, fmt.Errorf("agent on %s: %s: %s", c.node, op, res.Status)
 	}
 	return nil, &remoteError{node: c.node, msg: e.Message, kind: kinds[e.Kind]}
+}
+
+// How long, and how often, send sends again an operation whose connection was dropped.
+const (
+	resendWait  = 2 * time.Second
+	resendEvery = 10 * time.Millisecond
+)
+
+// dropped reports whether err is a connection that the agent ended without an answer.
+func dropped(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // idempotent are the operations that may be sent twice: they change nothing.
