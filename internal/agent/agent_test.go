@@ -104,7 +104,8 @@ func TestConformanceOverTheWire(t *testing.T) {
 }
 
 // An agent that is going away accepts connections and drops them unanswered: a request that
-// changes nothing is sent again, on a new connection, until one answers; any other is not.
+// changes nothing is sent again, on a new connection, until one answers; any other is not,
+// and nothing is when the node itself does not answer.
 func TestDroppedRequestsResent(t *testing.T) {
 	dir := serve(t)
 	dying := filepath.Join(t.TempDir(), "dying.sock")
@@ -121,18 +122,27 @@ func TestDroppedRequestsResent(t *testing.T) {
 				return
 			}
 			conn.Read(make([]byte, 1)) // the request came; what is left unread resets it
-			conn.Close()
 			drops.Add(1)
+			conn.Close()
 		}
 	}()
-	c := agent.NewClient("h1", agent.ClientOptions{Dial: func(ctx context.Context) (net.Conn, error) {
-		sock := filepath.Join(dir, agent.SocketName)
-		if toDying.Add(-1) >= 0 {
-			sock = dying
-		}
-		var d net.Dialer
-		return d.DialContext(ctx, "unix", sock)
-	}})
+	var nodeDown atomic.Bool
+	c := agent.NewClient("h1", agent.ClientOptions{
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			sock := filepath.Join(dir, agent.SocketName)
+			if toDying.Add(-1) >= 0 {
+				sock = dying
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", sock)
+		},
+		Ping: func(context.Context) error {
+			if nodeDown.Load() {
+				return fmt.Errorf("no answer: %w", target.ErrUnreachable)
+			}
+			return nil
+		},
+	})
 	defer c.Close()
 	ctx := t.Context()
 
@@ -151,6 +161,15 @@ func TestDroppedRequestsResent(t *testing.T) {
 	}
 	if diff := cmp.Diff(int32(4), drops.Load()); diff != "" {
 		t.Errorf("dropped requests after a Start (-want +got):\n%s", diff)
+	}
+	// A node that does not answer: its connection was closed for it, nothing is sent again.
+	nodeDown.Store(true)
+	toDying.Store(3)
+	if _, err := c.Info(ctx); !errors.Is(err, target.ErrUnreachable) {
+		t.Errorf("Info with the node down = %v, want target.ErrUnreachable", err)
+	}
+	if diff := cmp.Diff(int32(5), drops.Load()); diff != "" {
+		t.Errorf("dropped requests after an Info with the node down (-want +got):\n%s", diff)
 	}
 }
 

@@ -151,14 +151,18 @@ func (c *Client) send(ctx context.Context, op, contentType string, body io.Reade
 	}
 	res, err := c.http.Do(hr)
 	// An agent that is going away (killed, being replaced) may accept a connection and drop
-	// it unanswered (a failed dial is no drop: it is ErrUnreachable): an operation that
-	// changes nothing is sent again until the next dial finds the agent gone, and starts
-	// another, or one answers.
+	// it unanswered (a failed dial is no drop: it is ErrUnreachable): while the node itself
+	// answers, an operation that changes nothing is sent again until the next dial finds
+	// the agent gone, and starts another, or one answers. A node that does not answer (its
+	// connection was closed for it) fails the operation as before.
 	resend := func() bool {
 		return retry && hr.GetBody != nil && dropped(err) && !errors.Is(err, target.ErrUnreachable) && ctx.Err() == nil
 	}
 	for deadline := time.Now().Add(resendWait); resend() && time.Now().Before(deadline); {
 		time.Sleep(resendEvery)
+		if c.opts.Ping(ctx) != nil {
+			break
+		}
 		if hr.Body, err = hr.GetBody(); err != nil {
 			return nil, err
 		}
